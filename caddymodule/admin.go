@@ -1,0 +1,210 @@
+package caddymodule
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-signet/signet/keystore"
+)
+
+func init() {
+	caddy.RegisterModule(AdminAPI{})
+}
+
+// AdminAPI serves Signet's operator endpoints on Caddy's admin endpoint
+// (localhost:2019 by default):
+//
+//	POST   /signet/keys        create a key; the response holds its value, once
+//	GET    /signet/keys        list keys (never values)
+//	GET    /signet/keys/{id}   one key
+//	PATCH  /signet/keys/{id}   rename, change user, scopes, permissions, expiry
+//	DELETE /signet/keys/{id}   delete (revoke) a key
+//
+// Errors are JSON: {"error":{"code":…,"message":…,"field":…}}.
+type AdminAPI struct {
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (AdminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.signet",
+		New: func() caddy.Module { return new(AdminAPI) },
+	}
+}
+
+// Provision sets up the module.
+func (a *AdminAPI) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	return nil
+}
+
+// Routes returns the admin routes.
+func (a *AdminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{
+		{Pattern: "/signet/keys", Handler: caddy.AdminHandlerFunc(a.handleKeys)},
+		{Pattern: "/signet/keys/", Handler: caddy.AdminHandlerFunc(a.handleKey)},
+	}
+}
+
+// cache returns the running app's cache, or answers 503.
+func (a *AdminAPI) cache(w http.ResponseWriter) *keystore.Cache {
+	app := current.Load()
+	if app == nil {
+		writeError(w, http.StatusServiceUnavailable, codeStoreUnavailable, errNotConfigured.Error())
+		return nil
+	}
+	return app.Cache()
+}
+
+func (a *AdminAPI) handleKeys(w http.ResponseWriter, r *http.Request) error {
+	switch r.Method {
+	case http.MethodPost:
+		return a.createKey(w, r)
+	case http.MethodGet:
+		return a.listKeys(w, r)
+	}
+	w.Header().Set("Allow", "GET, POST")
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET or POST")
+	return nil
+}
+
+func (a *AdminAPI) handleKey(w http.ResponseWriter, r *http.Request) error {
+	id := strings.TrimPrefix(r.URL.Path, "/signet/keys/")
+	if !keystore.ValidKeyID(id) {
+		writeError(w, http.StatusNotFound, codeNotFound, "no such key")
+		return nil
+	}
+	switch r.Method {
+	case http.MethodGet:
+		return a.getKey(w, r, id)
+	case http.MethodPatch:
+		return a.updateKey(w, r, id)
+	case http.MethodDelete:
+		return a.deleteKey(w, r, id)
+	}
+	w.Header().Set("Allow", "GET, PATCH, DELETE")
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET, PATCH or DELETE")
+	return nil
+}
+
+func storeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), storeTimeout)
+}
+
+func (a *AdminAPI) createKey(w http.ResponseWriter, r *http.Request) error {
+	c := a.cache(w)
+	if c == nil {
+		return nil
+	}
+	var req createKeyRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeStoreError(w, err)
+		return nil
+	}
+	k, token, err := newKey(req, time.Now())
+	if err != nil {
+		writeStoreError(w, err)
+		return nil
+	}
+	ctx, cancel := storeContext(r)
+	defer cancel()
+	if err := c.CreateKey(ctx, k); err != nil {
+		writeStoreError(w, err)
+		return nil
+	}
+	a.logger.Info("key created", zap.String("api", "admin"), zap.String("key_id", k.ID),
+		zap.String("name", k.Name), zap.String("type", string(k.Type)), zap.String("user", k.User),
+		zap.Strings("scopes", k.Scopes), zap.String("permissions", string(k.Permissions)))
+	v := viewOf(k, c)
+	v.Key = token
+	return writeJSON(w, http.StatusCreated, v)
+}
+
+func (a *AdminAPI) listKeys(w http.ResponseWriter, r *http.Request) error {
+	c := a.cache(w)
+	if c == nil {
+		return nil
+	}
+	ctx, cancel := storeContext(r)
+	defer cancel()
+	keys, err := c.Store().ListKeys(ctx)
+	if err != nil {
+		writeStoreError(w, err)
+		return nil
+	}
+	out := make([]keyView, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, viewOf(k, c))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+}
+
+func (a *AdminAPI) getKey(w http.ResponseWriter, r *http.Request, id string) error {
+	c := a.cache(w)
+	if c == nil {
+		return nil
+	}
+	ctx, cancel := storeContext(r)
+	defer cancel()
+	k, err := c.Store().GetKey(ctx, id)
+	if err != nil {
+		writeStoreError(w, err)
+		return nil
+	}
+	return writeJSON(w, http.StatusOK, viewOf(k, c))
+}
+
+func (a *AdminAPI) updateKey(w http.ResponseWriter, r *http.Request, id string) error {
+	c := a.cache(w)
+	if c == nil {
+		return nil
+	}
+	var req updateKeyRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeStoreError(w, err)
+		return nil
+	}
+	fn, err := applyUpdate(req, time.Now())
+	if err != nil {
+		writeStoreError(w, err)
+		return nil
+	}
+	ctx, cancel := storeContext(r)
+	defer cancel()
+	k, err := c.UpdateKey(ctx, id, fn)
+	if err != nil {
+		writeStoreError(w, err)
+		return nil
+	}
+	a.logger.Info("key updated", zap.String("api", "admin"), zap.String("key_id", k.ID),
+		zap.String("name", k.Name), zap.Strings("scopes", k.Scopes), zap.String("permissions", string(k.Permissions)))
+	return writeJSON(w, http.StatusOK, viewOf(k, c))
+}
+
+func (a *AdminAPI) deleteKey(w http.ResponseWriter, r *http.Request, id string) error {
+	c := a.cache(w)
+	if c == nil {
+		return nil
+	}
+	ctx, cancel := storeContext(r)
+	defer cancel()
+	k, err := c.DeleteKey(ctx, id)
+	if err != nil {
+		writeStoreError(w, err)
+		return nil
+	}
+	a.logger.Info("key deleted", zap.String("api", "admin"), zap.String("key_id", k.ID), zap.String("name", k.Name))
+	return writeJSON(w, http.StatusOK, map[string]any{"deleted": viewOf(k, c)})
+}
+
+// Interface guards
+var (
+	_ caddy.AdminRouter = (*AdminAPI)(nil)
+	_ caddy.Provisioner = (*AdminAPI)(nil)
+)

@@ -1,0 +1,344 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+)
+
+const defaultAdminAddress = "localhost:2019"
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "signet",
+		Usage: "keys <create|list|get|update|delete> [flags]",
+		Short: "Manages Signet API keys through the admin API",
+		Long: `
+Manages Signet through a running Caddy's admin API (like caddy reload does).
+
+  caddy signet keys create --name N [--type secret|public] [--user U]
+                           [--scope /p/ ...] [--permissions read|sign|admin|none]
+                           [--expires 30d|<RFC 3339>]
+  caddy signet keys list
+  caddy signet keys get ID
+  caddy signet keys update ID [--name N] [--user U] [--scope /p/ ...]
+                           [--permissions P] [--expires 30d|<RFC 3339>|never]
+  caddy signet keys delete ID
+
+--address points at the admin endpoint (default localhost:2019); --json
+prints the API's JSON instead of a table. A created key's value is shown
+once: store it then.
+`,
+		CobraFunc: buildSignetCommand,
+	})
+}
+
+func buildSignetCommand(cmd *cobra.Command) {
+	cmd.PersistentFlags().String("address", defaultAdminAddress, "Admin API address")
+	cmd.PersistentFlags().Bool("json", false, "Print the API's JSON response")
+
+	keys := &cobra.Command{Use: "keys", Short: "Create, list, inspect, update and delete API keys"}
+	cmd.AddCommand(keys)
+
+	create := &cobra.Command{
+		Use:   "create --name N [flags]",
+		Short: "Creates an API key and prints its value (shown once)",
+		Args:  cobra.NoArgs,
+		RunE:  cliRun(cmdKeysCreate),
+	}
+	keyFlags(create)
+	create.Flags().String("type", "secret", "Key type: secret or public")
+	keys.AddCommand(create)
+
+	keys.AddCommand(&cobra.Command{
+		Use: "list", Short: "Lists API keys (never their values)", Args: cobra.NoArgs,
+		RunE: cliRun(cmdKeysList),
+	})
+	keys.AddCommand(&cobra.Command{
+		Use: "get ID", Short: "Shows one API key", Args: cobra.ExactArgs(1),
+		RunE: cliRun(cmdKeysGet),
+	})
+	update := &cobra.Command{
+		Use: "update ID [flags]", Short: "Changes an API key (--permissions none disables it)",
+		Args: cobra.ExactArgs(1), RunE: cliRun(cmdKeysUpdate),
+	}
+	keyFlags(update)
+	keys.AddCommand(update)
+	keys.AddCommand(&cobra.Command{
+		Use: "delete ID", Short: "Deletes (revokes) an API key", Args: cobra.ExactArgs(1),
+		RunE: cliRun(cmdKeysDelete),
+	})
+}
+
+func keyFlags(c *cobra.Command) {
+	c.Flags().String("name", "", "Human-readable name")
+	c.Flags().String("user", "", "User label of a user key")
+	c.Flags().StringArray("scope", nil, "Path prefix the key may access (repeatable; default / for site-wide keys)")
+	c.Flags().String("permissions", "", "none, read, sign or admin (default read)")
+	c.Flags().String("expires", "", "Expiry: a duration from now (30d, 12h) or an RFC 3339 time")
+}
+
+// cliRun adapts a command to cobra: one clear error line on stderr and a
+// non-zero exit status.
+func cliRun(f func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		cmd.SilenceUsage = true
+		err := f(cmd, args)
+		if err != nil {
+			cmd.SilenceErrors = true
+			fmt.Fprintln(cmd.ErrOrStderr(), "caddy signet: "+err.Error())
+		}
+		return err
+	}
+}
+
+func cmdKeysCreate(cmd *cobra.Command, _ []string) error {
+	body := map[string]any{}
+	f := cmd.Flags()
+	name, _ := f.GetString("name")
+	if name == "" {
+		return errors.New("--name is required")
+	}
+	typ, _ := f.GetString("type")
+	body["name"], body["type"] = name, typ
+	if err := collectKeyFlags(cmd, body, false); err != nil {
+		return err
+	}
+	resp, err := adminCall(cmd, http.MethodPost, "/signet/keys", body)
+	if err != nil {
+		return err
+	}
+	if jsonOutput(cmd) {
+		return printRaw(cmd, resp)
+	}
+	var k keyView
+	if err := json.Unmarshal(resp, &k); err != nil {
+		return fmt.Errorf("unexpected response: %v", err)
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "Created %s key %s (%q): permissions %s, scopes %s%s\n",
+		k.Type, k.ID, k.Name, k.Permissions, strings.Join(k.Scopes, " "), expiryText(k.ExpiresAt))
+	fmt.Fprintln(out, "Key (shown once, store it now):")
+	fmt.Fprintln(out, k.Key)
+	return nil
+}
+
+func expiryText(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return ", expires " + t.Format(time.RFC3339)
+}
+
+func cmdKeysList(cmd *cobra.Command, _ []string) error {
+	resp, err := adminCall(cmd, http.MethodGet, "/signet/keys", nil)
+	if err != nil {
+		return err
+	}
+	if jsonOutput(cmd) {
+		return printRaw(cmd, resp)
+	}
+	var list struct {
+		Keys []keyView `json:"keys"`
+	}
+	if err := json.Unmarshal(resp, &list); err != nil {
+		return fmt.Errorf("unexpected response: %v", err)
+	}
+	printKeyTable(cmd.OutOrStdout(), list.Keys)
+	return nil
+}
+
+func cmdKeysGet(cmd *cobra.Command, args []string) error {
+	return keyCall(cmd, http.MethodGet, args[0], nil, "")
+}
+
+func cmdKeysUpdate(cmd *cobra.Command, args []string) error {
+	body := map[string]any{}
+	if name, _ := cmd.Flags().GetString("name"); cmd.Flags().Changed("name") {
+		body["name"] = name
+	}
+	if err := collectKeyFlags(cmd, body, true); err != nil {
+		return err
+	}
+	if len(body) == 0 {
+		return errors.New("nothing to update: give --name, --user, --scope, --permissions or --expires")
+	}
+	return keyCall(cmd, http.MethodPatch, args[0], body, "Updated")
+}
+
+func cmdKeysDelete(cmd *cobra.Command, args []string) error {
+	resp, err := adminCall(cmd, http.MethodDelete, "/signet/keys/"+url.PathEscape(args[0]), nil)
+	if err != nil {
+		return err
+	}
+	if jsonOutput(cmd) {
+		return printRaw(cmd, resp)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Deleted key %s\n", args[0])
+	return nil
+}
+
+// keyCall performs a request on one key and prints the resulting record.
+func keyCall(cmd *cobra.Command, method, id string, body any, verb string) error {
+	resp, err := adminCall(cmd, method, "/signet/keys/"+url.PathEscape(id), body)
+	if err != nil {
+		return err
+	}
+	if jsonOutput(cmd) {
+		return printRaw(cmd, resp)
+	}
+	var k keyView
+	if err := json.Unmarshal(resp, &k); err != nil {
+		return fmt.Errorf("unexpected response: %v", err)
+	}
+	if verb != "" {
+		fmt.Fprintf(cmd.OutOrStdout(), "%s key %s\n", verb, k.ID)
+	}
+	printKeyTable(cmd.OutOrStdout(), []keyView{k})
+	return nil
+}
+
+// collectKeyFlags copies the shared key flags that were given into body.
+func collectKeyFlags(cmd *cobra.Command, body map[string]any, update bool) error {
+	f := cmd.Flags()
+	if f.Changed("user") {
+		body["user"], _ = f.GetString("user")
+	}
+	if f.Changed("scope") {
+		body["scopes"], _ = f.GetStringArray("scope")
+	}
+	if f.Changed("permissions") {
+		body["permissions"], _ = f.GetString("permissions")
+	}
+	if f.Changed("expires") {
+		v, _ := f.GetString("expires")
+		if update && v == "never" {
+			body["expires_at"] = nil
+			return nil
+		}
+		t, err := parseExpiry(v, time.Now())
+		if err != nil {
+			return fmt.Errorf("--expires %q: want a duration such as 30d or 12h, or an RFC 3339 time", v)
+		}
+		body["expires_at"] = t
+	}
+	return nil
+}
+
+// parseExpiry reads an expiry given as a positive duration from now (`30d`,
+// `12h`) or an RFC 3339 time.
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	d, err := caddy.ParseDuration(s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if d <= 0 {
+		return time.Time{}, errors.New("duration must be positive")
+	}
+	return now.Add(d).UTC().Truncate(time.Second), nil
+}
+
+func jsonOutput(cmd *cobra.Command) bool {
+	v, _ := cmd.Flags().GetBool("json")
+	return v
+}
+
+func printRaw(cmd *cobra.Command, resp []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, resp, "", "  "); err != nil {
+		buf.Reset()
+		buf.Write(resp)
+	}
+	buf.WriteByte('\n')
+	_, err := cmd.OutOrStdout().Write(buf.Bytes())
+	return err
+}
+
+func printKeyTable(w io.Writer, keys []keyView) {
+	if len(keys) == 0 {
+		fmt.Fprintln(w, "No keys.")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tUSER\tPERMISSIONS\tSCOPES\tEXPIRES\tLAST USED\tHINT")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t…%s\n", k.ID, k.Name, k.Type, dash(k.User),
+			k.Permissions, strings.Join(k.Scopes, ","), timeOrDash(k.ExpiresAt), timeOrDash(k.LastUsedAt), k.Hint)
+	}
+	_ = tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+var adminErrorRE = regexp.MustCompile(`(?s)HTTP (\d{3}): (.*)$`)
+
+// adminCall sends a request to the admin API and returns the response body.
+// API errors come back as one readable error.
+func adminCall(cmd *cobra.Command, method, uri string, body any) ([]byte, error) {
+	addr, _ := cmd.Flags().GetString("address")
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		r = bytes.NewReader(b)
+	}
+	resp, err := caddycmd.AdminAPIRequest(addr, method, uri, nil, r)
+	if err != nil {
+		return nil, apiError(addr, err)
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+}
+
+// apiError turns Caddy's admin client error into one line: the API's own
+// message when it sent our JSON error body.
+func apiError(addr string, err error) error {
+	m := adminErrorRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		if strings.Contains(err.Error(), "performing request") {
+			return fmt.Errorf("cannot reach the admin API at %s (is Caddy running? use --address): %v", addr, err)
+		}
+		return err
+	}
+	var eb errorBody
+	if json.Unmarshal([]byte(m[2]), &eb) == nil && eb.Error.Message != "" {
+		return fmt.Errorf("%s (HTTP %s)", eb.Error.Message, m[1])
+	}
+	var caddyErr struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal([]byte(m[2]), &caddyErr) == nil && caddyErr.Error != "" {
+		return fmt.Errorf("%s (HTTP %s)", caddyErr.Error, m[1])
+	}
+	return fmt.Errorf("HTTP %s: %s", m[1], strings.TrimSpace(truncate(m[2], 300)))
+}
+

@@ -1,0 +1,105 @@
+package caddymodule
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-signet/signet/keystore"
+)
+
+// newTestHandler returns a provisioned-like Handler over a fresh embedded
+// store, and a valid key for it.
+func newTestHandler(tb testing.TB, req createKeyRequest) (*Handler, *keystore.Cache, string) {
+	tb.Helper()
+	st, err := keystore.OpenBolt(filepath.Join(tb.TempDir(), "signet.db"), time.Second)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := keystore.NewCache(context.Background(), st, keystore.CacheOptions{Derive: derivePlaceholders})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = c.Close(); _ = st.Close() })
+	k, token, err := newKey(req, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.CreateKey(context.Background(), k); err != nil {
+		tb.Fatal(err)
+	}
+	h := &Handler{cache: c, logger: zap.NewNop(), Realm: "signet"}
+	h.challenge, h.invalid = `Bearer realm="signet"`, `Bearer realm="signet", error="invalid_token"`
+	return h, c, token
+}
+
+type nopResponseWriter struct{ h http.Header }
+
+func (w *nopResponseWriter) Header() http.Header       { return w.h }
+func (w *nopResponseWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *nopResponseWriter) WriteHeader(int)           {}
+
+var bareNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	w.WriteHeader(http.StatusOK)
+	return nil
+})
+
+// benchRequest runs serve b.N times on a request as Caddy hands it to a
+// handler (fresh replacer per request, Authorization header set).
+func benchRequest(b *testing.B, token string, serve func(http.ResponseWriter, *http.Request) error) {
+	r := httptest.NewRequest(http.MethodGet, "http://files.example.com/reports/2026/q1.pdf", nil)
+	w := &nopResponseWriter{h: http.Header{}}
+	auth := []string{"Bearer " + token}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		repl := caddy.NewReplacer()
+		req := r.WithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, repl))
+		req.Header = http.Header{"Authorization": auth}
+		if err := serve(w, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBareNext is the baseline: the same request handed straight to
+// the next handler.
+func BenchmarkBareNext(b *testing.B) {
+	_, _, token := newTestHandler(b, createKeyRequest{Name: "bench"})
+	benchRequest(b, token, bareNext.ServeHTTP)
+}
+
+// BenchmarkBearer is a request with a valid API key through the handler
+// with a warm cache.
+func BenchmarkBearer(b *testing.B) {
+	h, _, token := newTestHandler(b, createKeyRequest{Name: "bench", Scopes: []string{"/reports/"}})
+	benchRequest(b, token, func(w http.ResponseWriter, r *http.Request) error {
+		return h.ServeHTTP(w, r, bareNext)
+	})
+}
+
+// BenchmarkBearerParallel is BenchmarkBearer from every core at once: the
+// cache must not contend.
+func BenchmarkBearerParallel(b *testing.B) {
+	h, _, token := newTestHandler(b, createKeyRequest{Name: "bench", Scopes: []string{"/reports/"}})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := httptest.NewRequest(http.MethodGet, "http://files.example.com/reports/2026/q1.pdf", nil)
+		w := &nopResponseWriter{h: http.Header{}}
+		auth := []string{"Bearer " + token}
+		for pb.Next() {
+			req := r.WithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
+			req.Header = http.Header{"Authorization": auth}
+			if err := h.ServeHTTP(w, req, bareNext); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,346 @@
+package keystore
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/caddy-signet/signet/verifier"
+)
+
+var (
+	bucketKeys    = []byte("keys")    // key id -> JSON record
+	bucketDigests = []byte("digests") // digest -> key id
+	bucketSecrets = []byte("secrets") // "generated" -> JSON secret
+	secretName    = []byte("generated")
+)
+
+// BoltStore is the embedded Store: one bbolt file, for a single instance.
+// bbolt holds an exclusive lock on the file, so a process must open it once
+// and share the handle (Caddy does this through a caddy.UsagePool).
+type BoltStore struct {
+	db *bolt.DB
+
+	mu   sync.Mutex
+	subs map[int]func(Change)
+	next int
+}
+
+// OpenBolt opens (creating if needed) the embedded store at path. It gives
+// up after timeout if another process holds the file lock.
+func OpenBolt(path string, timeout time.Duration) (*BoltStore, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating store directory: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("opening %s: the file is locked by another process (is another Caddy using it?)", path)
+		}
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketKeys, bucketDigests, bucketSecrets} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("initialising %s: %w", path, err)
+	}
+	return &BoltStore{db: db, subs: make(map[int]func(Change))}, nil
+}
+
+// Path returns the file the store uses.
+func (s *BoltStore) Path() string { return s.db.Path() }
+
+// record is how a key is serialised on disk: the public record plus its digest.
+type record struct {
+	*Key
+	DigestHex string `json:"digest"`
+}
+
+func encodeKey(k *Key) ([]byte, error) {
+	return json.Marshal(record{Key: k, DigestHex: hex.EncodeToString(k.Digest[:])})
+}
+
+func decodeKey(b []byte) (*Key, error) {
+	r := record{Key: new(Key)}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	d, err := hex.DecodeString(r.DigestHex)
+	if err != nil || len(d) != len(r.Key.Digest) {
+		return nil, fmt.Errorf("key %s: bad digest", r.ID)
+	}
+	copy(r.Key.Digest[:], d)
+	return r.Key, nil
+}
+
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// CreateKey implements Store.
+func (s *BoltStore) CreateKey(_ context.Context, k *Key) error {
+	k.Rev = 1
+	var stored *Key
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		keys, digests := tx.Bucket(bucketKeys), tx.Bucket(bucketDigests)
+		if keys.Get([]byte(k.ID)) != nil || digests.Get(k.Digest[:]) != nil {
+			return ErrExists
+		}
+		b, err := encodeKey(k)
+		if err != nil {
+			return err
+		}
+		if err := keys.Put([]byte(k.ID), b); err != nil {
+			return err
+		}
+		stored = k.Clone()
+		return digests.Put(k.Digest[:], []byte(k.ID))
+	})
+	if err != nil {
+		if errors.Is(err, ErrExists) {
+			return err
+		}
+		return unavailable(err)
+	}
+	s.notify(Change{Kind: KeyPut, Key: stored})
+	return nil
+}
+
+// GetKey implements Store.
+func (s *BoltStore) GetKey(_ context.Context, id string) (*Key, error) {
+	var k *Key
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketKeys).Get([]byte(id))
+		if b == nil {
+			return ErrNotFound
+		}
+		var err error
+		k, err = decodeKey(b)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	return k, unavailable(err)
+}
+
+// GetKeyByDigest implements Store.
+func (s *BoltStore) GetKeyByDigest(ctx context.Context, d verifier.Digest) (*Key, error) {
+	var id []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketDigests).Get(d[:]); v != nil {
+			id = bytes.Clone(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if id == nil {
+		return nil, ErrNotFound
+	}
+	return s.GetKey(ctx, string(id))
+}
+
+// ListKeys implements Store.
+func (s *BoltStore) ListKeys(context.Context) ([]*Key, error) {
+	var out []*Key
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
+			k, err := decodeKey(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, k)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	SortKeys(out)
+	return out, nil
+}
+
+// SortKeys orders keys by creation time, then id.
+func SortKeys(keys []*Key) {
+	slices.SortFunc(keys, func(a, b *Key) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare([]byte(a.ID), []byte(b.ID))
+	})
+}
+
+// UpdateKey implements Store.
+func (s *BoltStore) UpdateKey(_ context.Context, id string, fn func(*Key) error) (*Key, error) {
+	var updated *Key
+	var fnErr error
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		keys := tx.Bucket(bucketKeys)
+		b := keys.Get([]byte(id))
+		if b == nil {
+			return ErrNotFound
+		}
+		k, err := decodeKey(b)
+		if err != nil {
+			return err
+		}
+		rev, digest := k.Rev, k.Digest
+		if fnErr = fn(k); fnErr != nil {
+			return fnErr
+		}
+		k.ID, k.Digest, k.Rev = id, digest, rev+1
+		if b, err = encodeKey(k); err != nil {
+			return err
+		}
+		updated = k
+		return keys.Put([]byte(id), b)
+	})
+	switch {
+	case fnErr != nil:
+		return nil, fnErr
+	case errors.Is(err, ErrNotFound):
+		return nil, err
+	case err != nil:
+		return nil, unavailable(err)
+	}
+	s.notify(Change{Kind: KeyPut, Key: updated.Clone()})
+	return updated, nil
+}
+
+// DeleteKey implements Store.
+func (s *BoltStore) DeleteKey(_ context.Context, id string) (*Key, error) {
+	var deleted *Key
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		keys := tx.Bucket(bucketKeys)
+		b := keys.Get([]byte(id))
+		if b == nil {
+			return ErrNotFound
+		}
+		k, err := decodeKey(b)
+		if err != nil {
+			return err
+		}
+		deleted = k
+		if err := tx.Bucket(bucketDigests).Delete(k.Digest[:]); err != nil {
+			return err
+		}
+		return keys.Delete([]byte(id))
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	s.notify(Change{Kind: KeyDeleted, ID: id})
+	return deleted, nil
+}
+
+// TouchKeys implements Store.
+func (s *BoltStore) TouchKeys(_ context.Context, lastUsed map[string]time.Time) error {
+	if len(lastUsed) == 0 {
+		return nil
+	}
+	return unavailable(s.db.Update(func(tx *bolt.Tx) error {
+		keys := tx.Bucket(bucketKeys)
+		for id, t := range lastUsed {
+			b := keys.Get([]byte(id))
+			if b == nil {
+				continue
+			}
+			k, err := decodeKey(b)
+			if err != nil {
+				return err
+			}
+			if k.LastUsedAt != nil && !t.After(*k.LastUsedAt) {
+				continue
+			}
+			t := t.UTC()
+			k.LastUsedAt = &t
+			if b, err = encodeKey(k); err != nil {
+				return err
+			}
+			if err := keys.Put([]byte(id), b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// Secret implements Store.
+func (s *BoltStore) Secret(_ context.Context, generate func() (Secret, error)) (Secret, error) {
+	var sec Secret
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSecrets)
+		if v := b.Get(secretName); v != nil {
+			return json.Unmarshal(v, &sec)
+		}
+		var err error
+		if sec, err = generate(); err != nil {
+			return err
+		}
+		v, err := json.Marshal(sec)
+		if err != nil {
+			return err
+		}
+		return b.Put(secretName, v)
+	})
+	return sec, unavailable(err)
+}
+
+// Subscribe implements Store. The embedded store serves one instance, so
+// its feed carries the changes made through this handle, delivered
+// synchronously after each commit.
+func (s *BoltStore) Subscribe(fn func(Change)) (cancel func()) {
+	s.mu.Lock()
+	id := s.next
+	s.next++
+	s.subs[id] = fn
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.subs, id)
+		s.mu.Unlock()
+	}
+}
+
+func (s *BoltStore) notify(c Change) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, fn := range s.subs {
+		fn(c)
+	}
+}
+
+// Close implements Store.
+func (s *BoltStore) Close() error { return s.db.Close() }
+
+// Interface guard
+var _ Store = (*BoltStore)(nil)

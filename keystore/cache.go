@@ -1,0 +1,346 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddy-signet/signet/verifier"
+)
+
+// Entry is one key in the in-process view. Its Key is never modified after
+// the entry is published; an update publishes a new entry.
+type Entry struct {
+	Key *Key
+	// Any holds values derived from Key once, so the request path does not
+	// have to rebuild them (the Caddy handler keeps pre-boxed placeholder
+	// values here). Set by CacheOptions.Derive.
+	Any any
+
+	expires  int64        // unix nanoseconds; 0 = never
+	seq      uint64       // Cache.seq when the entry was applied
+	lastUsed atomic.Int64 // unix seconds of the last accepted request
+	flushed  atomic.Int64 // lastUsed value last written to the store
+}
+
+// Expired reports whether the key is expired at now.
+func (e *Entry) Expired(now time.Time) bool {
+	return e.expires != 0 && now.UnixNano() >= e.expires
+}
+
+// MarkUsed records that the key was accepted at now. It writes shared
+// memory at most once per second per key, so it does not contend.
+func (e *Entry) MarkUsed(now time.Time) {
+	s := now.Unix()
+	if e.lastUsed.Load() < s {
+		e.lastUsed.Store(s)
+	}
+}
+
+// LastUsed returns the last time the key was accepted, as seen by this
+// instance, or the zero time.
+func (e *Entry) LastUsed() time.Time {
+	if s := e.lastUsed.Load(); s != 0 {
+		return time.Unix(s, 0).UTC()
+	}
+	return time.Time{}
+}
+
+type view struct {
+	byDigest map[verifier.Digest]*Entry
+	byID     map[string]*Entry
+	loaded   time.Time // when the last full load finished
+}
+
+// CacheOptions tune a Cache.
+type CacheOptions struct {
+	// LastUsedInterval is how often last-used times are written to the
+	// store. Zero disables writing them.
+	LastUsedInterval time.Duration
+	// ResyncInterval is how often the whole view is reloaded from the
+	// store, to repair change messages that were lost. Zero disables it.
+	ResyncInterval time.Duration
+	// Derive, if set, computes Entry.Any for each new entry.
+	Derive func(*Key) any
+	// OnError is told about failures of background work (resync, flush).
+	OnError func(op string, err error)
+}
+
+// Cache is the in-process view of a Store. Lookups read an immutable
+// snapshot through an atomic pointer: no lock, no network. Writes go
+// through the Cache to the store and are applied to the view as soon as
+// the store confirms them; the store's change feed applies everyone
+// else's. A periodic resync repairs anything the feed missed.
+type Cache struct {
+	store Store
+	opts  CacheOptions
+	view  atomic.Pointer[view]
+
+	mu      sync.Mutex        // serialises changes to the view
+	seq     uint64            // counts applied changes (under mu)
+	deleted map[string]uint64 // ids deleted, with the seq of the deletion
+
+	cancelFeed func()
+	stop       chan struct{}
+	done       sync.WaitGroup
+	closeOnce  sync.Once
+}
+
+// NewCache loads the full view from store and starts background work
+// (change feed, resync, last-used flushing). Close stops it.
+func NewCache(ctx context.Context, store Store, opts CacheOptions) (*Cache, error) {
+	c := &Cache{
+		store:   store,
+		opts:    opts,
+		deleted: make(map[string]uint64),
+		stop:    make(chan struct{}),
+	}
+	c.view.Store(&view{byDigest: map[verifier.Digest]*Entry{}, byID: map[string]*Entry{}})
+	c.cancelFeed = store.Subscribe(c.apply)
+	if err := c.Resync(ctx); err != nil {
+		c.cancelFeed()
+		return nil, err
+	}
+	if opts.ResyncInterval > 0 {
+		c.every(opts.ResyncInterval, "resync", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), opts.ResyncInterval)
+			defer cancel()
+			return c.Resync(ctx)
+		})
+	}
+	if opts.LastUsedInterval > 0 {
+		c.every(opts.LastUsedInterval, "flush last-used", c.FlushLastUsed)
+	}
+	return c, nil
+}
+
+func (c *Cache) every(d time.Duration, op string, fn func() error) {
+	c.done.Add(1)
+	go func() {
+		defer c.done.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-t.C:
+				if err := fn(); err != nil && c.opts.OnError != nil {
+					c.opts.OnError(op, err)
+				}
+			}
+		}
+	}()
+}
+
+// Store returns the store behind the cache.
+func (c *Cache) Store() Store { return c.store }
+
+// Lookup returns the entry for a key digest, or nil. It is the request
+// path: lock-free and allocation-free.
+func (c *Cache) Lookup(d verifier.Digest) *Entry {
+	return c.view.Load().byDigest[d]
+}
+
+// ByID returns the entry for a key id, or nil.
+func (c *Cache) ByID(id string) *Entry {
+	return c.view.Load().byID[id]
+}
+
+// Len returns the number of keys in the view.
+func (c *Cache) Len() int { return len(c.view.Load().byID) }
+
+// LoadedAt returns when the last full load from the store finished.
+func (c *Cache) LoadedAt() time.Time { return c.view.Load().loaded }
+
+func (c *Cache) newEntry(k *Key, prev *Entry) *Entry {
+	e := &Entry{Key: k}
+	if k.ExpiresAt != nil {
+		e.expires = k.ExpiresAt.UnixNano()
+	}
+	if c.opts.Derive != nil {
+		e.Any = c.opts.Derive(k)
+	}
+	if prev != nil {
+		e.lastUsed.Store(prev.lastUsed.Load())
+		e.flushed.Store(prev.flushed.Load())
+	} else if k.LastUsedAt != nil {
+		e.lastUsed.Store(k.LastUsedAt.Unix())
+		e.flushed.Store(k.LastUsedAt.Unix())
+	}
+	return e
+}
+
+// Resync replaces the view with a full load from the store. Changes
+// applied while the load was in flight win over the loaded records, so a
+// slow resync never resurrects a deleted key or rolls back an update.
+func (c *Cache) Resync(ctx context.Context) error {
+	c.mu.Lock()
+	start := c.seq
+	c.mu.Unlock()
+	keys, err := c.store.ListKeys(ctx)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.view.Load()
+	v := &view{
+		byDigest: make(map[verifier.Digest]*Entry, len(keys)),
+		byID:     make(map[string]*Entry, len(keys)),
+		loaded:   time.Now(),
+	}
+	for _, k := range keys {
+		if at, gone := c.deleted[k.ID]; gone && at > start {
+			continue
+		}
+		prev := old.byID[k.ID]
+		e := prev
+		if prev == nil || prev.seq <= start || prev.Key.Rev < k.Rev {
+			e = c.newEntry(k, prev)
+		}
+		v.byID[k.ID] = e
+	}
+	for id, e := range old.byID {
+		if _, ok := v.byID[id]; !ok && e.seq > start {
+			v.byID[id] = e // created while the load was in flight
+		}
+	}
+	for _, e := range v.byID {
+		v.byDigest[e.Key.Digest] = e
+	}
+	for id, at := range c.deleted {
+		if at <= start {
+			delete(c.deleted, id)
+		}
+	}
+	c.view.Store(v)
+	return nil
+}
+
+// apply folds one change into the view. It is idempotent and ignores
+// changes older than what the view holds, so the write-through path and
+// the change feed may both deliver the same change, in any order.
+func (c *Cache) apply(ch Change) {
+	if ch.Kind == Resync {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := c.Resync(ctx); err != nil && c.opts.OnError != nil {
+				c.opts.OnError("resync", err)
+			}
+		}()
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	old := c.view.Load()
+	switch ch.Kind {
+	case KeyPut:
+		k := ch.Key
+		if _, gone := c.deleted[k.ID]; gone {
+			return
+		}
+		prev := old.byID[k.ID]
+		if prev != nil && prev.Key.Rev >= k.Rev {
+			return
+		}
+		v := old.clone()
+		if prev != nil {
+			delete(v.byDigest, prev.Key.Digest)
+		}
+		e := c.newEntry(k, prev)
+		e.seq = c.seq
+		v.byDigest[k.Digest] = e
+		v.byID[k.ID] = e
+		c.view.Store(v)
+	case KeyDeleted:
+		c.deleted[ch.ID] = c.seq
+		prev := old.byID[ch.ID]
+		if prev == nil {
+			return
+		}
+		v := old.clone()
+		delete(v.byDigest, prev.Key.Digest)
+		delete(v.byID, ch.ID)
+		c.view.Store(v)
+	}
+}
+
+func (v *view) clone() *view {
+	return &view{byDigest: maps.Clone(v.byDigest), byID: maps.Clone(v.byID), loaded: v.loaded}
+}
+
+// CreateKey stores k and adds it to the view.
+func (c *Cache) CreateKey(ctx context.Context, k *Key) error {
+	if err := c.store.CreateKey(ctx, k); err != nil {
+		return err
+	}
+	c.apply(Change{Kind: KeyPut, Key: k.Clone()})
+	return nil
+}
+
+// UpdateKey updates the key in the store and in the view.
+func (c *Cache) UpdateKey(ctx context.Context, id string, fn func(*Key) error) (*Key, error) {
+	k, err := c.store.UpdateKey(ctx, id, fn)
+	if err != nil {
+		return nil, err
+	}
+	c.apply(Change{Kind: KeyPut, Key: k.Clone()})
+	return k, nil
+}
+
+// DeleteKey deletes the key from the store and the view.
+func (c *Cache) DeleteKey(ctx context.Context, id string) (*Key, error) {
+	k, err := c.store.DeleteKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c.apply(Change{Kind: KeyDeleted, ID: id})
+	return k, nil
+}
+
+// FlushLastUsed writes the last-used times that changed since the last
+// flush to the store.
+func (c *Cache) FlushLastUsed() error {
+	v := c.view.Load()
+	batch := make(map[string]time.Time)
+	for id, e := range v.byID {
+		if lu := e.lastUsed.Load(); lu > e.flushed.Load() {
+			batch[id] = time.Unix(lu, 0)
+		}
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := c.store.TouchKeys(context.Background(), batch); err != nil {
+		return err
+	}
+	for id, t := range batch {
+		if e := v.byID[id]; e != nil {
+			e.flushed.Store(t.Unix())
+		}
+	}
+	return nil
+}
+
+// Close stops background work and writes pending last-used times. It does
+// not close the store.
+func (c *Cache) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		c.cancelFeed()
+		c.done.Wait()
+		if c.opts.LastUsedInterval > 0 {
+			if ferr := c.FlushLastUsed(); ferr != nil && !errors.Is(ferr, ErrClosed) {
+				err = ferr
+			}
+		}
+	})
+	return err
+}

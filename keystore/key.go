@@ -1,0 +1,117 @@
+// Package keystore keeps API-key records and signing secrets behind one
+// small interface, Store, with an embedded implementation (a bbolt file) and
+// room for a shared one (Redis). Cache is the in-process view that the
+// request path reads: it never waits on the network.
+package keystore
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/caddy-signet/signet/verifier"
+)
+
+// Errors returned by stores. Backend failures (I/O, network) are returned
+// wrapped in ErrUnavailable so callers can answer 503, never "unauthorized".
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrExists      = errors.New("already exists")
+	ErrUnavailable = errors.New("key store unavailable")
+	ErrClosed      = errors.New("key store closed")
+)
+
+// Key is an API-key record. The key value itself is never stored: only its
+// SHA-256 digest, and a four-character hint for listings.
+type Key struct {
+	ID          string              `json:"id"`
+	Name        string              `json:"name"`
+	Type        verifier.KeyType    `json:"type"`
+	User        string              `json:"user,omitempty"`
+	Scopes      []string            `json:"scopes"`
+	Permissions verifier.Permission `json:"permissions"`
+	Hint        string              `json:"hint"`
+	CreatedAt   time.Time           `json:"created_at"`
+	UpdatedAt   time.Time           `json:"updated_at"`
+	ExpiresAt   *time.Time          `json:"expires_at,omitempty"`
+	LastUsedAt  *time.Time          `json:"last_used_at,omitempty"`
+	// Rev counts changes to the record; stores set it. Caches use it to
+	// ignore change messages older than what they already hold.
+	Rev uint64 `json:"rev"`
+	// Digest is the SHA-256 digest of the key value.
+	Digest verifier.Digest `json:"-"`
+}
+
+// Clone returns a deep copy of k.
+func (k *Key) Clone() *Key {
+	c := *k
+	c.Scopes = append([]string(nil), k.Scopes...)
+	if k.ExpiresAt != nil {
+		t := *k.ExpiresAt
+		c.ExpiresAt = &t
+	}
+	if k.LastUsedAt != nil {
+		t := *k.LastUsedAt
+		c.LastUsedAt = &t
+	}
+	return &c
+}
+
+// Expired reports whether the key has an expiry at or before now.
+func (k *Key) Expired(now time.Time) bool {
+	return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewKeyID returns a new random key id such as "key_m5qgk3tjmv2xgzlb".
+// Ids are public identifiers, not secrets.
+func NewKeyID() (string, error) {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return "key_" + strings.ToLower(idEncoding.EncodeToString(b[:])), nil
+}
+
+// ValidKeyID reports whether id has the shape NewKeyID produces.
+func ValidKeyID(id string) bool {
+	if len(id) != 20 || !strings.HasPrefix(id, "key_") {
+		return false
+	}
+	for _, c := range id[4:] {
+		if (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// Secret is a signing secret of the signed-URL ring, as kept in a store.
+type Secret struct {
+	ID        string    `json:"id"`
+	Key       []byte    `json:"key"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ChangeKind says what a Change is about.
+type ChangeKind uint8
+
+// The kinds of change a store reports.
+const (
+	// KeyPut: a key was created or updated; Change.Key holds the record.
+	KeyPut ChangeKind = iota + 1
+	// KeyDeleted: the key Change.ID was deleted.
+	KeyDeleted
+	// Resync: changes may have been missed; reload everything.
+	Resync
+)
+
+// Change is one message of a store's change feed.
+type Change struct {
+	Kind ChangeKind
+	Key  *Key
+	ID   string
+}

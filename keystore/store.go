@@ -1,0 +1,50 @@
+package keystore
+
+import (
+	"context"
+	"time"
+
+	"github.com/caddy-signet/signet/verifier"
+)
+
+// Store is where key records and signing secrets live. Implementations are
+// safe for concurrent use. Every method that can fail because the backend is
+// unreachable wraps ErrUnavailable.
+//
+// Records returned are copies the caller may keep; records passed in are
+// not retained.
+type Store interface {
+	// CreateKey stores a new key. It fails with ErrExists if the id or
+	// the digest is already present. It sets k.Rev.
+	CreateKey(ctx context.Context, k *Key) error
+	// GetKey returns the key with the given id, or ErrNotFound.
+	GetKey(ctx context.Context, id string) (*Key, error)
+	// GetKeyByDigest returns the key whose value has digest d, or ErrNotFound.
+	GetKeyByDigest(ctx context.Context, d verifier.Digest) (*Key, error)
+	// ListKeys returns every key, ordered by creation time then id.
+	ListKeys(ctx context.Context) ([]*Key, error)
+	// UpdateKey applies fn to the key with the given id atomically (fn may
+	// run more than once on optimistic backends) and stores the result
+	// with Rev incremented. fn must not change ID or Digest. An error from
+	// fn aborts the update and is returned as is.
+	UpdateKey(ctx context.Context, id string, fn func(*Key) error) (*Key, error)
+	// DeleteKey removes the key and returns the removed record.
+	DeleteKey(ctx context.Context, id string) (*Key, error)
+	// TouchKeys records last-used times. It is not a change: it neither
+	// bumps Rev nor notifies subscribers. Unknown ids are ignored.
+	TouchKeys(ctx context.Context, lastUsed map[string]time.Time) error
+
+	// Secret returns the generated signing secret, creating it with
+	// generate if the store has none. Creation happens at most once per
+	// store, even when several instances race to do it.
+	Secret(ctx context.Context, generate func() (Secret, error)) (Secret, error)
+
+	// Subscribe calls fn for every change made to the store, including
+	// changes made by other instances sharing it, until cancel is called.
+	// Calls are sequential. A Resync change means messages may have
+	// been lost.
+	Subscribe(fn func(Change)) (cancel func())
+
+	// Close releases the store's resources.
+	Close() error
+}
