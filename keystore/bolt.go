@@ -32,9 +32,10 @@ var (
 type BoltStore struct {
 	db *bolt.DB
 
-	mu   sync.Mutex
-	subs map[int]func(Change)
-	next int
+	mu       sync.Mutex // guards subs and next
+	subs     map[int]func(Change)
+	next     int
+	notifyMu sync.Mutex // serialises deliveries, so calls are sequential
 }
 
 // OpenBolt opens (creating if needed) the embedded store at path. It gives
@@ -332,9 +333,16 @@ func (s *BoltStore) Subscribe(fn func(Change)) (cancel func()) {
 }
 
 func (s *BoltStore) notify(c Change) {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	fns := make([]func(Change), 0, len(s.subs))
 	for _, fn := range s.subs {
+		fns = append(fns, fn)
+	}
+	s.mu.Unlock()
+	// Called without s.mu, so a subscriber may cancel from its callback.
+	for _, fn := range fns {
 		fn(c)
 	}
 }

@@ -55,6 +55,17 @@ type view struct {
 	loaded   time.Time // when the last full load finished
 }
 
+// tombstone remembers a deletion, so that a change message about the key
+// that arrives late (from the feed, or a write-through that lost a race)
+// cannot bring it back. Key ids are never reused; tombstones are dropped
+// after tombstoneTTL, far longer than any message can be in flight.
+type tombstone struct {
+	seq uint64
+	at  time.Time
+}
+
+const tombstoneTTL = time.Hour
+
 // CacheOptions tune a Cache.
 type CacheOptions struct {
 	// LastUsedInterval is how often last-used times are written to the
@@ -79,9 +90,11 @@ type Cache struct {
 	opts  CacheOptions
 	view  atomic.Pointer[view]
 
-	mu      sync.Mutex        // serialises changes to the view
-	seq     uint64            // counts applied changes (under mu)
-	deleted map[string]uint64 // ids deleted, with the seq of the deletion
+	mu      sync.Mutex           // serialises changes to the view
+	seq     uint64               // counts applied changes (under mu)
+	deleted map[string]tombstone // ids deleted recently
+
+	resync chan struct{} // asks the background loop for a full resync
 
 	cancelFeed func()
 	stop       chan struct{}
@@ -95,8 +108,9 @@ func NewCache(ctx context.Context, store Store, opts CacheOptions) (*Cache, erro
 	c := &Cache{
 		store:   store,
 		opts:    opts,
-		deleted: make(map[string]uint64),
+		deleted: make(map[string]tombstone),
 		stop:    make(chan struct{}),
+		resync:  make(chan struct{}, 1),
 	}
 	c.view.Store(&view{byDigest: map[verifier.Digest]*Entry{}, byID: map[string]*Entry{}})
 	c.cancelFeed = store.Subscribe(c.apply)
@@ -104,17 +118,46 @@ func NewCache(ctx context.Context, store Store, opts CacheOptions) (*Cache, erro
 		c.cancelFeed()
 		return nil, err
 	}
-	if opts.ResyncInterval > 0 {
-		c.every(opts.ResyncInterval, "resync", func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), opts.ResyncInterval)
-			defer cancel()
-			return c.Resync(ctx)
-		})
-	}
+	c.resyncLoop()
 	if opts.LastUsedInterval > 0 {
 		c.every(opts.LastUsedInterval, "flush last-used", c.FlushLastUsed)
 	}
 	return c, nil
+}
+
+// resyncLoop performs the periodic resync and the ones the change feed
+// asks for (after it may have lost messages), one at a time, until Close.
+func (c *Cache) resyncLoop() {
+	c.done.Add(1)
+	go func() {
+		defer c.done.Done()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { // Close interrupts a resync in flight
+			<-c.stop
+			cancel()
+		}()
+		var tick <-chan time.Time
+		if c.opts.ResyncInterval > 0 {
+			t := time.NewTicker(c.opts.ResyncInterval)
+			defer t.Stop()
+			tick = t.C
+		}
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-tick:
+			case <-c.resync:
+			}
+			rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+			err := c.Resync(rctx)
+			rcancel()
+			if err != nil && ctx.Err() == nil && c.opts.OnError != nil {
+				c.opts.OnError("resync", err)
+			}
+		}
+	}()
 }
 
 func (c *Cache) every(d time.Duration, op string, fn func() error) {
@@ -194,7 +237,7 @@ func (c *Cache) Resync(ctx context.Context) error {
 		loaded:   time.Now(),
 	}
 	for _, k := range keys {
-		if at, gone := c.deleted[k.ID]; gone && at > start {
+		if tomb, gone := c.deleted[k.ID]; gone && tomb.seq > start {
 			continue
 		}
 		prev := old.byID[k.ID]
@@ -212,8 +255,8 @@ func (c *Cache) Resync(ctx context.Context) error {
 	for _, e := range v.byID {
 		v.byDigest[e.Key.Digest] = e
 	}
-	for id, at := range c.deleted {
-		if at <= start {
+	for id, tomb := range c.deleted {
+		if time.Since(tomb.at) > tombstoneTTL {
 			delete(c.deleted, id)
 		}
 	}
@@ -226,13 +269,10 @@ func (c *Cache) Resync(ctx context.Context) error {
 // the change feed may both deliver the same change, in any order.
 func (c *Cache) apply(ch Change) {
 	if ch.Kind == Resync {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := c.Resync(ctx); err != nil && c.opts.OnError != nil {
-				c.opts.OnError("resync", err)
-			}
-		}()
+		select {
+		case c.resync <- struct{}{}:
+		default: // one is pending already
+		}
 		return
 	}
 	c.mu.Lock()
@@ -259,7 +299,7 @@ func (c *Cache) apply(ch Change) {
 		v.byID[k.ID] = e
 		c.view.Store(v)
 	case KeyDeleted:
-		c.deleted[ch.ID] = c.seq
+		c.deleted[ch.ID] = tombstone{seq: c.seq, at: time.Now()}
 		prev := old.byID[ch.ID]
 		if prev == nil {
 			return

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 )
 
@@ -47,6 +48,9 @@ type Digest [sha256.Size]byte
 // NewKeyToken returns a new random API key token of type t. The random part
 // is 256 bits from crypto/rand.
 func NewKeyToken(t KeyType) (string, error) {
+	if !t.Valid() {
+		return "", errors.New("verifier: unknown key type " + string(t))
+	}
 	var raw [keyRandomLen + keyChecksumLen]byte
 	if _, err := rand.Read(raw[:keyRandomLen]); err != nil {
 		return "", err

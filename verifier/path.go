@@ -10,8 +10,8 @@ import (
 // it differs from the default encoding (r.URL.RawPath, may be empty).
 //
 // A path is accepted only if it starts with "/", is valid UTF-8, contains no
-// control character (including NUL) and no backslash, has no empty segment
-// ("//") and no "." or ".." segment, and its escaped form has no encoded
+// control character (C0 including NUL, DEL, or C1) and no backslash, has
+// no empty segment ("//") and no "." or ".." segment, and its escaped form has no encoded
 // slash (%2F) or backslash (%5C). Nothing is normalised: a clean path is
 // used exactly as given. The check does not allocate.
 func CheckPath(path, rawPath string) error {
@@ -42,13 +42,30 @@ func CheckPath(path, rawPath string) error {
 		}
 		segStart = i + 1
 	}
-	if !utf8.ValidString(path) {
+	if !validUTF8NoC1(path) {
 		return ErrAmbiguousPath
 	}
 	if rawPath != "" && containsEncodedSeparator(rawPath) {
 		return ErrAmbiguousPath
 	}
 	return nil
+}
+
+// validUTF8NoC1 reports whether s is valid UTF-8 without C1 control
+// characters (U+0080–U+009F); C0 controls and DEL are refused by the caller.
+func validUTF8NoC1(s string) bool {
+	for i := 0; i < len(s); {
+		if s[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 || r >= 0x80 && r <= 0x9f {
+			return false
+		}
+		i += n
+	}
+	return true
 }
 
 func containsEncodedSeparator(raw string) bool {

@@ -1,0 +1,709 @@
+package keystore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddy-signet/signet/verifier"
+)
+
+// confWait bounds how long a test waits for something a store does
+// asynchronously (a change message). It is a deadline, not a delay: the
+// wait ends as soon as the condition holds.
+const confWait = 10 * time.Second
+
+var confBase = time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
+
+// confNewKey returns a fresh, valid key record (not yet stored).
+func confNewKey(t testing.TB, name string, created time.Time) *Key {
+	t.Helper()
+	tok, err := verifier.NewKeyToken(verifier.KeySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := NewKeyID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Key{
+		ID:          id,
+		Name:        name,
+		Type:        verifier.KeySecret,
+		User:        "alice",
+		Scopes:      []string{"/alice/", "/shared/"},
+		Permissions: verifier.PermRead,
+		Hint:        verifier.KeyHint(tok),
+		CreatedAt:   created,
+		UpdatedAt:   created,
+		Digest:      verifier.DigestToken(tok),
+	}
+}
+
+// confCreate stores k or fails the test.
+func confCreate(t testing.TB, s Store, k *Key) *Key {
+	t.Helper()
+	if err := s.CreateKey(context.Background(), k); err != nil {
+		t.Fatalf("CreateKey(%s): %v", k.ID, err)
+	}
+	return k
+}
+
+// confGet returns the stored record for id or fails the test.
+func confGet(t testing.TB, s Store, id string) *Key {
+	t.Helper()
+	k, err := s.GetKey(context.Background(), id)
+	if err != nil {
+		t.Fatalf("GetKey(%s): %v", id, err)
+	}
+	return k
+}
+
+func confTimeEqual(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// confDiff describes how two key records differ, or returns "".
+func confDiff(got, want *Key) string {
+	switch {
+	case got == nil || want == nil:
+		if got != want {
+			return fmt.Sprintf("got %v, want %v", got, want)
+		}
+	case got.ID != want.ID:
+		return fmt.Sprintf("ID %q, want %q", got.ID, want.ID)
+	case got.Name != want.Name:
+		return fmt.Sprintf("Name %q, want %q", got.Name, want.Name)
+	case got.Type != want.Type:
+		return fmt.Sprintf("Type %q, want %q", got.Type, want.Type)
+	case got.User != want.User:
+		return fmt.Sprintf("User %q, want %q", got.User, want.User)
+	case !slices.Equal(got.Scopes, want.Scopes):
+		return fmt.Sprintf("Scopes %q, want %q", got.Scopes, want.Scopes)
+	case got.Permissions != want.Permissions:
+		return fmt.Sprintf("Permissions %q, want %q", got.Permissions, want.Permissions)
+	case got.Hint != want.Hint:
+		return fmt.Sprintf("Hint %q, want %q", got.Hint, want.Hint)
+	case !got.CreatedAt.Equal(want.CreatedAt):
+		return fmt.Sprintf("CreatedAt %v, want %v", got.CreatedAt, want.CreatedAt)
+	case !got.UpdatedAt.Equal(want.UpdatedAt):
+		return fmt.Sprintf("UpdatedAt %v, want %v", got.UpdatedAt, want.UpdatedAt)
+	case !confTimeEqual(got.ExpiresAt, want.ExpiresAt):
+		return fmt.Sprintf("ExpiresAt %v, want %v", got.ExpiresAt, want.ExpiresAt)
+	case !confTimeEqual(got.LastUsedAt, want.LastUsedAt):
+		return fmt.Sprintf("LastUsedAt %v, want %v", got.LastUsedAt, want.LastUsedAt)
+	case got.Rev != want.Rev:
+		return fmt.Sprintf("Rev %d, want %d", got.Rev, want.Rev)
+	case got.Digest != want.Digest:
+		return fmt.Sprintf("Digest %x, want %x", got.Digest[:4], want.Digest[:4])
+	}
+	return ""
+}
+
+// confFeed collects a subscription's changes.
+type confFeed struct {
+	ch       chan Change
+	overflow atomic.Bool
+}
+
+func confSubscribe(s Store) (*confFeed, func()) {
+	f := &confFeed{ch: make(chan Change, 1024)}
+	cancel := s.Subscribe(func(c Change) {
+		select {
+		case f.ch <- c:
+		default:
+			f.overflow.Store(true)
+		}
+	})
+	return f, cancel
+}
+
+// next returns the next change, failing the test if none arrives in time.
+func (f *confFeed) next(t testing.TB) Change {
+	t.Helper()
+	timer := time.NewTimer(confWait)
+	defer timer.Stop()
+	select {
+	case c := <-f.ch:
+		return c
+	case <-timer.C:
+		t.Fatal("no change message arrived")
+		return Change{}
+	}
+}
+
+// empty reports whether no change is waiting.
+func (f *confFeed) empty() bool { return len(f.ch) == 0 && !f.overflow.Load() }
+
+// testStoreConformance checks that a Store keeps the contract documented on
+// the interface. open returns a new, empty store for each subtest and
+// arranges for it to be closed. Every Store implementation runs it.
+func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
+	ctx := context.Background()
+
+	t.Run("CreateAndGet", func(t *testing.T) {
+		s := open(t)
+		k := confNewKey(t, "reports", confBase)
+		exp := confBase.Add(30 * 24 * time.Hour)
+		k.ExpiresAt = &exp
+		k.Permissions = verifier.PermSign
+		want := k.Clone()
+		confCreate(t, s, k)
+		if k.Rev == 0 {
+			t.Fatal("CreateKey did not set Rev")
+		}
+		want.Rev = k.Rev
+		if d := confDiff(confGet(t, s, k.ID), want); d != "" {
+			t.Errorf("GetKey: %s", d)
+		}
+		byDigest, err := s.GetKeyByDigest(ctx, k.Digest)
+		if err != nil {
+			t.Fatalf("GetKeyByDigest: %v", err)
+		}
+		if d := confDiff(byDigest, want); d != "" {
+			t.Errorf("GetKeyByDigest: %s", d)
+		}
+		list, err := s.ListKeys(ctx)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("ListKeys = %d keys, %v; want 1", len(list), err)
+		}
+		if d := confDiff(list[0], want); d != "" {
+			t.Errorf("ListKeys: %s", d)
+		}
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		s := open(t)
+		confCreate(t, s, confNewKey(t, "other", confBase))
+		missing := confNewKey(t, "missing", confBase)
+		if _, err := s.GetKey(ctx, missing.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetKey(unknown) err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.GetKeyByDigest(ctx, missing.Digest); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetKeyByDigest(unknown) err = %v, want ErrNotFound", err)
+		}
+		called := false
+		if _, err := s.UpdateKey(ctx, missing.ID, func(*Key) error { called = true; return nil }); !errors.Is(err, ErrNotFound) {
+			t.Errorf("UpdateKey(unknown) err = %v, want ErrNotFound", err)
+		}
+		if called {
+			t.Error("UpdateKey(unknown) called fn")
+		}
+		if _, err := s.DeleteKey(ctx, missing.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("DeleteKey(unknown) err = %v, want ErrNotFound", err)
+		}
+		if list, err := s.ListKeys(ctx); err != nil || len(list) != 1 {
+			t.Errorf("ListKeys = %d keys, %v; want the 1 key", len(list), err)
+		}
+	})
+
+	t.Run("EmptyList", func(t *testing.T) {
+		s := open(t)
+		list, err := s.ListKeys(ctx)
+		if err != nil || len(list) != 0 {
+			t.Errorf("ListKeys on an empty store = %d keys, %v", len(list), err)
+		}
+	})
+
+	t.Run("Exists", func(t *testing.T) {
+		s := open(t)
+		orig := confCreate(t, s, confNewKey(t, "orig", confBase))
+		want := orig.Clone()
+
+		sameID := confNewKey(t, "same id", confBase.Add(time.Hour))
+		sameID.ID = orig.ID
+		if err := s.CreateKey(ctx, sameID); !errors.Is(err, ErrExists) {
+			t.Errorf("CreateKey(duplicate id) err = %v, want ErrExists", err)
+		}
+		if _, err := s.GetKeyByDigest(ctx, sameID.Digest); !errors.Is(err, ErrNotFound) {
+			t.Errorf("rejected duplicate-id key is findable by its digest (err = %v)", err)
+		}
+
+		sameDigest := confNewKey(t, "same digest", confBase.Add(time.Hour))
+		sameDigest.Digest = orig.Digest
+		if err := s.CreateKey(ctx, sameDigest); !errors.Is(err, ErrExists) {
+			t.Errorf("CreateKey(duplicate digest) err = %v, want ErrExists", err)
+		}
+		if _, err := s.GetKey(ctx, sameDigest.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("rejected duplicate-digest key was stored (err = %v)", err)
+		}
+
+		if d := confDiff(confGet(t, s, orig.ID), want); d != "" {
+			t.Errorf("original changed: %s", d)
+		}
+		if k, err := s.GetKeyByDigest(ctx, orig.Digest); err != nil || k.ID != orig.ID {
+			t.Errorf("GetKeyByDigest(original) = %v, %v", k, err)
+		}
+		if list, err := s.ListKeys(ctx); err != nil || len(list) != 1 {
+			t.Errorf("ListKeys = %d keys, %v; want 1", len(list), err)
+		}
+	})
+
+	t.Run("ListOrder", func(t *testing.T) {
+		s := open(t)
+		at := func(h int) time.Time { return confBase.Add(time.Duration(h) * time.Hour) }
+		mk := func(c byte, h int) *Key {
+			id := "key_" + strings.Repeat(string(c), 16)
+			k := confNewKey(t, id, at(h))
+			k.ID = id
+			return k
+		}
+		// Created out of order; two pairs share a creation time.
+		for _, k := range []*Key{
+			mk('d', 3), mk('a', 2), mk('z', 0), mk('c', 3),
+			mk('b', 1), mk('y', 2), mk('x', 5),
+		} {
+			confCreate(t, s, k)
+		}
+		list, err := s.ListKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, k := range list {
+			ids = append(ids, k.ID[4:5])
+		}
+		want := []string{"z", "b", "a", "y", "c", "d", "x"}
+		if !slices.Equal(ids, want) {
+			t.Errorf("ListKeys order = %v, want %v", ids, want)
+		}
+	})
+
+	t.Run("Update", func(t *testing.T) {
+		s := open(t)
+		k := confCreate(t, s, confNewKey(t, "before", confBase))
+		want := k.Clone()
+		for i, perm := range []verifier.Permission{verifier.PermSign, verifier.PermNone, verifier.PermAdmin} {
+			updated := confBase.Add(time.Duration(i+1) * time.Minute)
+			got, err := s.UpdateKey(ctx, k.ID, func(k *Key) error {
+				k.Name = "after " + strconv.Itoa(i)
+				k.Permissions = perm
+				k.Scopes = []string{"/alice/"}
+				k.UpdatedAt = updated
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("UpdateKey #%d: %v", i, err)
+			}
+			want.Name, want.Permissions, want.Scopes, want.UpdatedAt = "after "+strconv.Itoa(i), perm, []string{"/alice/"}, updated
+			want.Rev++
+			if d := confDiff(got, want); d != "" {
+				t.Errorf("UpdateKey #%d returned: %s", i, d)
+			}
+			if d := confDiff(confGet(t, s, k.ID), want); d != "" {
+				t.Errorf("GetKey after update #%d: %s", i, d)
+			}
+			if byDigest, err := s.GetKeyByDigest(ctx, k.Digest); err != nil || confDiff(byDigest, want) != "" {
+				t.Errorf("GetKeyByDigest after update #%d = %v, %v", i, byDigest, err)
+			}
+		}
+	})
+
+	t.Run("UpdateError", func(t *testing.T) {
+		s := open(t)
+		k := confCreate(t, s, confNewKey(t, "keep", confBase))
+		want := k.Clone()
+		errStop := errors.New("stop right there")
+		got, err := s.UpdateKey(ctx, k.ID, func(k *Key) error {
+			k.Name = "changed"
+			k.Permissions = verifier.PermAdmin
+			return errStop
+		})
+		if err != errStop {
+			t.Errorf("UpdateKey err = %v, want fn's error returned as is", err)
+		}
+		if got != nil {
+			t.Errorf("UpdateKey returned a record %v with the error", got)
+		}
+		if d := confDiff(confGet(t, s, k.ID), want); d != "" {
+			t.Errorf("aborted update changed the record: %s", d)
+		}
+		// A wrapped error keeps its chain.
+		wrapped := fmt.Errorf("validating: %w", errStop)
+		if _, err := s.UpdateKey(ctx, k.ID, func(*Key) error { return wrapped }); err != wrapped {
+			t.Errorf("UpdateKey err = %v, want %v as is", err, wrapped)
+		}
+	})
+
+	t.Run("UpdateCannotChangeIdentity", func(t *testing.T) {
+		s := open(t)
+		k := confCreate(t, s, confNewKey(t, "id", confBase))
+		other := confNewKey(t, "other", confBase)
+		got, err := s.UpdateKey(ctx, k.ID, func(r *Key) error {
+			r.ID = other.ID
+			r.Digest = other.Digest
+			r.Rev = 1000
+			r.Name = "renamed"
+			return nil
+		})
+		// A store may refuse the update or ignore the identity change; it
+		// must never move the key to another id or digest.
+		if err == nil {
+			if got.ID != k.ID || got.Digest != k.Digest || got.Rev != k.Rev+1 {
+				t.Errorf("UpdateKey returned id %s, rev %d, digest changed %v; want %s, %d, unchanged",
+					got.ID, got.Rev, got.Digest != k.Digest, k.ID, k.Rev+1)
+			}
+		}
+		stored := confGet(t, s, k.ID)
+		if stored.ID != k.ID || stored.Digest != k.Digest {
+			t.Errorf("stored record moved to id %s / another digest", stored.ID)
+		}
+		if byDigest, err := s.GetKeyByDigest(ctx, k.Digest); err != nil || byDigest.ID != k.ID {
+			t.Errorf("GetKeyByDigest(original) = %v, %v", byDigest, err)
+		}
+		if _, err := s.GetKey(ctx, other.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetKey(new id) err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.GetKeyByDigest(ctx, other.Digest); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetKeyByDigest(new digest) err = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("UpdateIsAtomic", func(t *testing.T) {
+		s := open(t)
+		k := confNewKey(t, "0", confBase)
+		confCreate(t, s, k)
+		const n = 16
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Go(func() {
+				_, err := s.UpdateKey(ctx, k.ID, func(r *Key) error {
+					c, err := strconv.Atoi(r.Name)
+					if err != nil {
+						return err
+					}
+					r.Name = strconv.Itoa(c + 1)
+					return nil
+				})
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent UpdateKey: %v", err)
+			}
+		}
+		got := confGet(t, s, k.ID)
+		if got.Name != strconv.Itoa(n) || got.Rev != k.Rev+n {
+			t.Errorf("after %d concurrent increments: counter %s, rev %d; want %d, %d", n, got.Name, got.Rev, n, k.Rev+n)
+		}
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		s := open(t)
+		keep := confCreate(t, s, confNewKey(t, "keep", confBase))
+		k := confCreate(t, s, confNewKey(t, "gone", confBase.Add(time.Hour)))
+		want := k.Clone()
+		removed, err := s.DeleteKey(ctx, k.ID)
+		if err != nil {
+			t.Fatalf("DeleteKey: %v", err)
+		}
+		if d := confDiff(removed, want); d != "" {
+			t.Errorf("DeleteKey returned: %s", d)
+		}
+		if _, err := s.GetKey(ctx, k.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetKey(deleted) err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.GetKeyByDigest(ctx, k.Digest); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetKeyByDigest(deleted) err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.DeleteKey(ctx, k.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("second DeleteKey err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.UpdateKey(ctx, k.ID, func(*Key) error { return nil }); !errors.Is(err, ErrNotFound) {
+			t.Errorf("UpdateKey(deleted) err = %v, want ErrNotFound", err)
+		}
+		list, err := s.ListKeys(ctx)
+		if err != nil || len(list) != 1 || list[0].ID != keep.ID {
+			t.Errorf("ListKeys after delete = %v, %v; want only %s", list, err, keep.ID)
+		}
+		// The digest index entry went with the key.
+		reuse := confNewKey(t, "reuse", confBase)
+		reuse.Digest = k.Digest
+		if err := s.CreateKey(ctx, reuse); err != nil {
+			t.Errorf("CreateKey with a deleted key's digest: %v", err)
+		}
+	})
+
+	t.Run("TouchKeys", func(t *testing.T) {
+		s := open(t)
+		k := confCreate(t, s, confNewKey(t, "touched", confBase))
+		other := confCreate(t, s, confNewKey(t, "fence", confBase))
+		feed, cancel := confSubscribe(s)
+		defer cancel()
+
+		t1 := confBase.Add(time.Hour)
+		t0 := confBase.Add(30 * time.Minute)
+		t2 := confBase.Add(2 * time.Hour)
+		steps := []struct {
+			touch map[string]time.Time
+			want  *time.Time
+		}{
+			{nil, nil},
+			{map[string]time.Time{}, nil},
+			{map[string]time.Time{k.ID: t1}, &t1},
+			{map[string]time.Time{k.ID: t0}, &t1},                           // never backwards
+			{map[string]time.Time{k.ID: t1}, &t1},                           // same time
+			{map[string]time.Time{"key_unknown": t2, k.ID: t2}, &t2},        // unknown ids ignored
+			{map[string]time.Time{"key_unknown": t2, "key_other": t0}, &t2}, // only unknown ids
+		}
+		for i, st := range steps {
+			if err := s.TouchKeys(ctx, st.touch); err != nil {
+				t.Fatalf("TouchKeys #%d: %v", i, err)
+			}
+			got := confGet(t, s, k.ID)
+			if !confTimeEqual(got.LastUsedAt, st.want) {
+				t.Errorf("after TouchKeys #%d LastUsedAt = %v, want %v", i, got.LastUsedAt, st.want)
+			}
+			if got.Rev != k.Rev {
+				t.Errorf("TouchKeys #%d changed Rev %d → %d", i, k.Rev, got.Rev)
+			}
+		}
+		for _, id := range []string{"key_unknown", "key_other"} {
+			if _, err := s.GetKey(ctx, id); !errors.Is(err, ErrNotFound) {
+				t.Errorf("TouchKeys created %s (err = %v)", id, err)
+			}
+		}
+		// Last-used survives an update, and an update is still a change.
+		updated, err := s.UpdateKey(ctx, k.ID, func(r *Key) error { r.Name = "renamed"; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !confTimeEqual(updated.LastUsedAt, &t2) || updated.Rev != k.Rev+1 {
+			t.Errorf("after update LastUsedAt = %v, Rev = %d; want %v, %d", updated.LastUsedAt, updated.Rev, t2, k.Rev+1)
+		}
+		// Touches are not changes: the first message on the feed is the
+		// update made after them.
+		if _, err := s.UpdateKey(ctx, other.ID, func(r *Key) error { r.Name = "fence"; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if c := feed.next(t); c.Kind != KeyPut || c.Key == nil || c.Key.ID != k.ID || c.Key.Rev != k.Rev+1 {
+			t.Errorf("first change after touches = %+v, want the KeyPut of the update", c)
+		}
+		if c := feed.next(t); c.Kind != KeyPut || c.Key == nil || c.Key.ID != other.ID {
+			t.Errorf("second change = %+v, want the fence KeyPut", c)
+		}
+	})
+
+	t.Run("Secret", func(t *testing.T) {
+		s := open(t)
+		gen := func(id string, fill byte) func() (Secret, error) {
+			return func() (Secret, error) {
+				return Secret{ID: id, Key: bytes.Repeat([]byte{fill}, 32), CreatedAt: confBase}, nil
+			}
+		}
+		var (
+			wg      sync.WaitGroup
+			start   = make(chan struct{})
+			results [2]Secret
+			errs    [2]error
+		)
+		for i := range results {
+			wg.Go(func() {
+				<-start
+				results[i], errs[i] = s.Secret(ctx, gen("sec_"+strconv.Itoa(i), byte('a'+i)))
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("Secret #%d: %v", i, err)
+			}
+		}
+		first := results[0]
+		if (first.ID != "sec_0" && first.ID != "sec_1") || len(first.Key) != 32 {
+			t.Fatalf("Secret = %+v, want one of the generated secrets", first)
+		}
+		if results[1].ID != first.ID || !bytes.Equal(results[1].Key, first.Key) {
+			t.Errorf("concurrent callers got different secrets: %s and %s", first.ID, results[1].ID)
+		}
+		// Once created, the secret is returned without generating another.
+		again, err := s.Secret(ctx, func() (Secret, error) {
+			return Secret{}, errors.New("generate called although a secret exists")
+		})
+		if err != nil || again.ID != first.ID || !bytes.Equal(again.Key, first.Key) || !again.CreatedAt.Equal(first.CreatedAt) {
+			t.Errorf("Secret again = %+v, %v; want %+v", again, err, first)
+		}
+		// The returned key is a copy.
+		again.Key[0] ^= 0xff
+		third, err := s.Secret(ctx, gen("sec_x", 'x'))
+		if err != nil || !bytes.Equal(third.Key, first.Key) {
+			t.Errorf("mutating a returned secret changed the store: %x, %v", third.Key, err)
+		}
+	})
+
+	t.Run("SecretGenerateError", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.Secret(ctx, func() (Secret, error) { return Secret{}, errors.New("no entropy") }); err == nil {
+			t.Fatal("Secret ignored the generator's error")
+		}
+		// Nothing was stored: the next caller generates.
+		got, err := s.Secret(ctx, func() (Secret, error) {
+			return Secret{ID: "sec_ok", Key: []byte("0123456789abcdef0123456789abcdef"), CreatedAt: confBase}, nil
+		})
+		if err != nil || got.ID != "sec_ok" {
+			t.Errorf("Secret after a failed generate = %+v, %v; want sec_ok", got, err)
+		}
+	})
+
+	t.Run("Subscribe", func(t *testing.T) {
+		s := open(t)
+		feed, cancel := confSubscribe(s)
+		fence, cancelFence := confSubscribe(s)
+		defer cancelFence()
+
+		k := confCreate(t, s, confNewKey(t, "watched", confBase))
+		c := feed.next(t)
+		if c.Kind != KeyPut || c.Key == nil || c.Key.ID != k.ID || c.Key.Rev != k.Rev || c.Key.Digest != k.Digest {
+			t.Fatalf("create: change = %+v, want KeyPut of %s rev %d with its digest", c, k.ID, k.Rev)
+		}
+		if d := confDiff(c.Key, k); d != "" {
+			t.Errorf("create: change record: %s", d)
+		}
+		// The record in a change is a copy.
+		c.Key.Scopes[0] = "/"
+		c.Key.Name = "mutated"
+		if got := confGet(t, s, k.ID); got.Scopes[0] != "/alice/" || got.Name != "watched" {
+			t.Errorf("mutating a change record changed the store: %v %q", got.Scopes, got.Name)
+		}
+
+		if _, err := s.UpdateKey(ctx, k.ID, func(r *Key) error { r.Permissions = verifier.PermSign; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		c = feed.next(t)
+		if c.Kind != KeyPut || c.Key == nil || c.Key.ID != k.ID || c.Key.Rev != k.Rev+1 || c.Key.Permissions != verifier.PermSign {
+			t.Fatalf("update: change = %+v, want KeyPut rev %d with permissions sign", c, k.Rev+1)
+		}
+
+		if _, err := s.DeleteKey(ctx, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		c = feed.next(t)
+		if c.Kind != KeyDeleted || c.ID != k.ID {
+			t.Fatalf("delete: change = %+v, want KeyDeleted %s", c, k.ID)
+		}
+
+		// Failed operations are not changes.
+		_, _ = s.DeleteKey(ctx, k.ID)
+		_, _ = s.UpdateKey(ctx, k.ID, func(*Key) error { return nil })
+
+		// After cancel nothing more arrives. The fence subscription, still
+		// active, shows when the change has been delivered.
+		cancel()
+		for range 3 {
+			fence.next(t) // the create, update and delete above
+		}
+		k2 := confCreate(t, s, confNewKey(t, "after cancel", confBase))
+		if c := fence.next(t); c.Kind != KeyPut || c.Key == nil || c.Key.ID != k2.ID {
+			t.Fatalf("fence: change = %+v, want KeyPut %s (failed operations must not be changes)", c, k2.ID)
+		}
+		if !feed.empty() {
+			t.Errorf("a cancelled subscription received %+v", <-feed.ch)
+		}
+		cancel() // cancelling twice is harmless
+	})
+
+	t.Run("SubscribeSequential", func(t *testing.T) {
+		s := open(t)
+		const n = 16
+		var inFlight, overlaps, seen atomic.Int32
+		cancel := s.Subscribe(func(Change) {
+			if inFlight.Add(1) != 1 {
+				overlaps.Add(1)
+			}
+			seen.Add(1)
+			inFlight.Add(-1)
+		})
+		defer cancel()
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { confCreate(t, s, confNewKey(t, strconv.Itoa(i), confBase)) })
+		}
+		wg.Wait()
+		deadline := time.Now().Add(confWait)
+		for seen.Load() < n && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond) // polling a condition with a deadline
+		}
+		if seen.Load() != n || overlaps.Load() != 0 {
+			t.Errorf("saw %d of %d changes, %d overlapping calls; want all, none overlapping", seen.Load(), n, overlaps.Load())
+		}
+	})
+
+	t.Run("RecordsAreCopies", func(t *testing.T) {
+		s := open(t)
+		exp := confBase.Add(time.Hour)
+		k := confNewKey(t, "orig", confBase)
+		k.ExpiresAt = &exp
+		confCreate(t, s, k)
+		if err := s.TouchKeys(ctx, map[string]time.Time{k.ID: confBase}); err != nil {
+			t.Fatal(err)
+		}
+		want := confGet(t, s, k.ID)
+
+		mutate := func(r *Key) {
+			r.Name = "mutated"
+			r.Scopes[0] = "/"
+			r.Permissions = verifier.PermAdmin
+			if r.ExpiresAt != nil {
+				*r.ExpiresAt = r.ExpiresAt.Add(1000 * time.Hour)
+			}
+			if r.LastUsedAt != nil {
+				*r.LastUsedAt = r.LastUsedAt.Add(time.Hour)
+			}
+		}
+		check := func(what string) {
+			t.Helper()
+			if d := confDiff(confGet(t, s, k.ID), want); d != "" {
+				t.Errorf("mutating the record from %s changed the store: %s", what, d)
+			}
+		}
+
+		// The record passed in is not retained.
+		mutate(k)
+		check("CreateKey's argument")
+
+		got := confGet(t, s, k.ID)
+		mutate(got)
+		check("GetKey")
+
+		byDigest, err := s.GetKeyByDigest(ctx, want.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mutate(byDigest)
+		check("GetKeyByDigest")
+
+		list, err := s.ListKeys(ctx)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("ListKeys = %v, %v", list, err)
+		}
+		mutate(list[0])
+		check("ListKeys")
+
+		var inFn *Key
+		updated, err := s.UpdateKey(ctx, k.ID, func(r *Key) error { inFn = r; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Rev++
+		mutate(updated)
+		check("UpdateKey's result")
+		mutate(inFn)
+		check("UpdateKey's fn argument")
+	})
+}
