@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-signet/signet/keystore"
+	"github.com/caddy-signet/signet/verifier"
 )
 
 func init() {
@@ -24,6 +26,7 @@ func init() {
 //	GET    /signet/keys/{id}   one key
 //	PATCH  /signet/keys/{id}   rename, change user, scopes, permissions, expiry
 //	DELETE /signet/keys/{id}   delete (revoke) a key
+//	POST   /signet/sign        sign a URL as the operator
 //
 // Errors are JSON: {"error":{"code":…,"message":…,"field":…}}.
 type AdminAPI struct {
@@ -49,6 +52,7 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
 		{Pattern: "/signet/keys", Handler: caddy.AdminHandlerFunc(a.handleKeys)},
 		{Pattern: "/signet/keys/", Handler: caddy.AdminHandlerFunc(a.handleKey)},
+		{Pattern: "/signet/sign", Handler: caddy.AdminHandlerFunc(a.handleSign)},
 	}
 }
 
@@ -201,6 +205,64 @@ func (a *AdminAPI) deleteKey(w http.ResponseWriter, r *http.Request, id string) 
 	}
 	a.logger.Info("key deleted", zap.String("api", "admin"), zap.String("key_id", k.ID), zap.String("name", k.Name))
 	return writeJSON(w, http.StatusOK, map[string]any{"deleted": viewOf(k, c)})
+}
+
+// adminSignRequest is the body of POST /signet/sign.
+type adminSignRequest struct {
+	// Path is the file's path, e.g. /reports/q1.pdf.
+	Path string `json:"path"`
+	// ExpiresIn is the lifetime in seconds.
+	ExpiresIn json.RawMessage `json:"expires_in"`
+	// BaseURL is scheme://host[:port]; default: the app's base_url.
+	BaseURL string `json:"base_url"`
+}
+
+// handleSign signs a URL as the operator: the URL carries no key id, so
+// only its expiry (or a secret rotation) ends it.
+func (a *AdminAPI) handleSign(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use POST")
+		return nil
+	}
+	app := current.Load()
+	if app == nil {
+		writeError(w, http.StatusServiceUnavailable, codeStoreUnavailable, errNotConfigured.Error())
+		return nil
+	}
+	var req adminSignRequest
+	if err := decodeSignBody(w, r, &req); err != nil {
+		writeStoreError(w, err)
+		return nil
+	}
+	resp, err := app.adminSign(req, time.Now())
+	if err != nil {
+		writeStoreError(w, err)
+		return nil
+	}
+	a.logger.Info("signed URL issued", zap.String("api", "admin"), zap.String("url_id", resp.ID),
+		zap.String("path", req.Path), zap.Time("expires_at", resp.ExpiresAt))
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *App) adminSign(req adminSignRequest, now time.Time) (signedURLResponse, error) {
+	if req.Path == "" || req.Path[0] != '/' || verifier.CheckPath(req.Path, "") != nil {
+		return signedURLResponse{}, badField("path", "must be a clean absolute path such as /reports/q1.pdf")
+	}
+	lifetime, err := parseExpiresIn(req.ExpiresIn, time.Duration(a.MaxLifetime))
+	if err != nil {
+		return signedURLResponse{}, err
+	}
+	base := a.baseURL
+	if req.BaseURL != "" {
+		if base, err = parseBaseURL(req.BaseURL); err != nil {
+			return signedURLResponse{}, badField("base_url", "%v", err)
+		}
+	}
+	if base == nil {
+		return signedURLResponse{}, badField("base_url", "required: no base_url is configured (e.g. https://files.example.com)")
+	}
+	return a.signURL(base, req.Path, "", lifetime, nil, now)
 }
 
 // Interface guards

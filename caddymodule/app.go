@@ -5,9 +5,13 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-signet/signet/keystore"
+	"github.com/caddy-signet/signet/verifier"
 )
 
 func init() {
@@ -25,6 +30,8 @@ func init() {
 const (
 	defaultLastUsedInterval = time.Minute
 	boltOpenTimeout         = 10 * time.Second
+	defaultMaxLifetime      = 7 * 24 * time.Hour
+	defaultClockSkew        = 30 * time.Second
 )
 
 // App is the signet app: it owns the key store and its in-process cache,
@@ -42,9 +49,47 @@ type App struct {
 	// last-used tracking.
 	LastUsedInterval caddy.Duration `json:"last_used_interval,omitempty"`
 
-	backend *backend
+	// SigningSecrets is the signed-URL secret ring: the first signs, all
+	// verify, so secrets rotate without breaking links in flight (add the
+	// new one first, remove the old one after the longest lifetime).
+	// Secrets may be `{env.*}` or `{file.*}` placeholders and must be at
+	// least 32 bytes. Default: one secret generated at first start and kept
+	// in the store (shared by every instance on the same store).
+	SigningSecrets []SigningSecret `json:"signing_secrets,omitempty"`
+
+	// MaxLifetime caps the lifetime of signed URLs. Default and upper
+	// bound: 7d.
+	MaxLifetime caddy.Duration `json:"max_lifetime,omitempty"`
+
+	// ClockSkew is how far in the future a signed URL's issue time may be
+	// (clocks of instances differ a little). Default: 30s.
+	ClockSkew caddy.Duration `json:"clock_skew,omitempty"`
+
+	// QueryParam is the query parameter that carries the signature.
+	// Default: `sig`.
+	QueryParam string `json:"query_param,omitempty"`
+
+	// BaseURL is the scheme and host (e.g. `https://files.example.com`)
+	// of URLs signed through the admin API and CLI when the request names
+	// none. (The signing endpoint uses the site's `public_base_url`, or
+	// the request's own scheme and host.)
+	BaseURL string `json:"base_url,omitempty"`
+
+	backend  *backend
+	verifier *verifier.Verifier
+	baseURL  *url.URL
 	poolKey string
 	logger  *zap.Logger
+}
+
+// SigningSecret is one entry of the signing-secret ring.
+type SigningSecret struct {
+	// ID names the secret inside tokens: 1–32 characters of
+	// [A-Za-z0-9_-], e.g. `2026-01`.
+	ID string `json:"id"`
+	// Secret is the key, at least 32 bytes; `{env.*}`/`{file.*}`
+	// placeholders are resolved at load.
+	Secret string `json:"secret"`
 }
 
 // StoreConfig selects and configures the key store backend.
@@ -103,7 +148,80 @@ func (a *App) Provision(ctx caddy.Context) error {
 	default:
 		return fmt.Errorf("unknown store type %q (want file)", a.Store.Type)
 	}
+	return a.provisionSigning()
+}
+
+// provisionSigning builds the signed-URL verifier from the configured ring,
+// or from the store's generated secret when none is configured.
+func (a *App) provisionSigning() error {
+	if a.MaxLifetime == 0 {
+		a.MaxLifetime = caddy.Duration(defaultMaxLifetime)
+	}
+	if a.ClockSkew == 0 {
+		a.ClockSkew = caddy.Duration(defaultClockSkew)
+	}
+	if a.MaxLifetime < caddy.Duration(time.Second) || a.MaxLifetime > caddy.Duration(defaultMaxLifetime) {
+		return fmt.Errorf("max_lifetime must be between 1s and 7d, got %s", time.Duration(a.MaxLifetime))
+	}
+	if a.ClockSkew < 0 || a.ClockSkew > caddy.Duration(time.Hour) {
+		return fmt.Errorf("clock_skew must be between 0 and 1h, got %s", time.Duration(a.ClockSkew))
+	}
+	if a.BaseURL != "" {
+		u, err := parseBaseURL(a.BaseURL)
+		if err != nil {
+			return fmt.Errorf("base_url: %v", err)
+		}
+		a.baseURL = u
+	}
+	var ring []verifier.Secret
+	if len(a.SigningSecrets) > 0 {
+		repl := caddy.NewReplacer()
+		for _, s := range a.SigningSecrets {
+			key, err := repl.ReplaceOrErr(s.Secret, true, true)
+			if err != nil {
+				return fmt.Errorf("signing secret %q: %v", s.ID, err)
+			}
+			ring = append(ring, verifier.Secret{ID: s.ID, Key: []byte(key)})
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		sec, err := a.backend.store.Secret(ctx, generateSecret)
+		if err != nil {
+			return fmt.Errorf("loading the generated signing secret: %v", err)
+		}
+		ring = []verifier.Secret{{ID: sec.ID, Key: sec.Key}}
+	}
+	a.verifier = &verifier.Verifier{Ring: ring, Param: a.QueryParam, Skew: time.Duration(a.ClockSkew)}
+	if err := a.verifier.Validate(); err != nil {
+		return fmt.Errorf("signing secrets: %v", strings.TrimPrefix(err.Error(), "verifier: "))
+	}
 	return nil
+}
+
+// generateSecret makes the signing secret of a zero-configuration install:
+// 32 random bytes, id "gen-" plus 8 random characters.
+func generateSecret() (keystore.Secret, error) {
+	var b [37]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return keystore.Secret{}, err
+	}
+	id := "gen-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[32:]))
+	return keystore.Secret{ID: id, Key: b[:32], CreatedAt: time.Now().UTC()}, nil
+}
+
+// parseBaseURL accepts `scheme://host[:port]` with an optional trailing
+// slash and nothing else.
+func parseBaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q: want scheme://host[:port], e.g. https://files.example.com", s)
+	}
+	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }
 
 func (a *App) cacheOptions() keystore.CacheOptions {

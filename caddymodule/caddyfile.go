@@ -1,6 +1,9 @@
 package caddymodule
 
 import (
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -25,14 +28,26 @@ func init() {
 //		signet {
 //			store file <path>
 //			last_used_interval <duration>|off
+//			signing_secret <id> <secret>
+//			max_lifetime <duration>
+//			clock_skew <duration>
+//			query_param <name>
+//			base_url <scheme://host[:port]>
 //		}
 //	}
 //
 // `store file <path>` keeps keys in the embedded store at path (default:
 // Caddy's data directory). `store redis <url>` is reserved for the Redis
 // store. `last_used_interval` sets how often key last-used times are
-// written (default 1m); `off` disables tracking. Each option may appear
-// once.
+// written (default 1m); `off` disables tracking. `signing_secret` may be
+// repeated: the secrets form the signed-URL ring in the order given (the
+// first signs, all verify); secrets may be `{env.*}` or `{file.*}`
+// placeholders; without any, a secret is generated and kept in the store.
+// `max_lifetime` caps signed URLs (default and maximum 7d), `clock_skew`
+// is the tolerance for issue times in the future (default 30s),
+// `query_param` names the signature parameter (default sig), and
+// `base_url` is the scheme and host of URLs signed by the admin API and
+// CLI. Every other option may appear once.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume option name
 	if d.NextArg() {
@@ -83,11 +98,79 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
+		case "signing_secret":
+			seen[opt] = false // repeatable
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Err("signing_secret: want <id> <secret>")
+			}
+			if !verifier.ValidSecretID(args[0]) {
+				return d.Errf("signing_secret: id %q must be 1-32 characters of A-Z a-z 0-9 - _", args[0])
+			}
+			for _, s := range a.SigningSecrets {
+				if s.ID == args[0] {
+					return d.Errf("signing_secret: duplicate id %q", args[0])
+				}
+			}
+			if !strings.Contains(args[1], "{") && len(args[1]) < verifier.MinSecretLen {
+				return d.Errf("signing_secret %s: the secret must be at least %d bytes (try: openssl rand -base64 48)", args[0], verifier.MinSecretLen)
+			}
+			a.SigningSecrets = append(a.SigningSecrets, SigningSecret{ID: args[0], Secret: args[1]})
+		case "max_lifetime", "clock_skew":
+			dur, err := parseDurationArg(d, opt)
+			if err != nil {
+				return err
+			}
+			if opt == "max_lifetime" {
+				if dur < time.Second || dur > defaultMaxLifetime {
+					return d.Errf("max_lifetime: must be between 1s and 7d, got %s", d.Val())
+				}
+				a.MaxLifetime = caddy.Duration(dur)
+			} else {
+				a.ClockSkew = caddy.Duration(dur)
+			}
+		case "query_param":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			a.QueryParam = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "base_url":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if _, err := parseBaseURL(d.Val()); err != nil {
+				return d.Errf("base_url: %v", err)
+			}
+			a.BaseURL = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
 		default:
 			return d.Errf("unrecognized signet option %q", opt)
 		}
 	}
 	return nil
+}
+
+// parseDurationArg reads the one duration argument of option opt.
+func parseDurationArg(d *caddyfile.Dispenser, opt string) (time.Duration, error) {
+	if !d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(d.Val())
+	if err != nil {
+		return 0, d.Errf("%s: bad duration %q: %v", opt, d.Val(), err)
+	}
+	if dur < 0 {
+		return 0, d.Errf("%s: must not be negative, got %q", opt, d.Val())
+	}
+	if d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	return dur, nil
 }
 
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -104,12 +187,20 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
 //	signet [<matcher>] {
-//		public <path-prefix>...
-//		realm  <name>
+//		public          <path-prefix>...
+//		realm           <name>
+//		api             <path-prefix>
+//		public_base_url <scheme://host[:port]>
+//		rate_limit      key|client <events> <window>|off
 //	}
 //
 // The block is optional. `public` lists path prefixes served without
-// credentials (may be repeated); `realm` names the WWW-Authenticate realm.
+// credentials (may be repeated); `realm` names the WWW-Authenticate realm;
+// `api` moves the public API (default /_signet/v1); `public_base_url` sets
+// the scheme and host of URLs the signing endpoint returns (default: the
+// request's); `rate_limit key` and `rate_limit client` limit the signing
+// endpoint per API key (default 100 per 1s) and per client IP (default 200
+// per 1s), or turn the limit off.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
 	if d.NextArg() {
@@ -131,16 +222,64 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.PublicPaths = append(h.PublicPaths, args...)
 			continue
-		case "realm":
+		case "realm", "api", "public_base_url":
 			if seen[opt] {
 				return d.Errf("duplicate option %q", opt)
 			}
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
-			h.Realm = d.Val()
+			v := d.Val()
+			switch opt {
+			case "realm":
+				h.Realm = v
+			case "api":
+				if verifier.CheckScope(v) != nil || v == "/" {
+					return d.Errf("api: %q is not a clean absolute path prefix such as /_signet/v1", v)
+				}
+				h.API = v
+			case "public_base_url":
+				if _, err := parseBaseURL(v); err != nil {
+					return d.Errf("public_base_url: %v", err)
+				}
+				h.PublicBaseURL = v
+			}
 			if d.NextArg() {
 				return d.ArgErr()
+			}
+		case "rate_limit":
+			args := d.RemainingArgs()
+			if len(args) < 2 {
+				return d.Err("rate_limit: want key|client <events> <window>, or key|client off")
+			}
+			var r Rate
+			switch {
+			case len(args) == 2 && args[1] == "off":
+				r.Events = -1
+			case len(args) == 3:
+				n, err := strconv.Atoi(args[1])
+				if err != nil || n < 1 {
+					return d.Errf("rate_limit: events must be a positive whole number, got %q", args[1])
+				}
+				w, err := caddy.ParseDuration(args[2])
+				if err != nil || w <= 0 {
+					return d.Errf("rate_limit: bad window %q (want e.g. 1s or 1m)", args[2])
+				}
+				r = Rate{Events: n, Window: caddy.Duration(w)}
+			default:
+				return d.Err("rate_limit: want key|client <events> <window>, or key|client off")
+			}
+			switch args[0] {
+			case "key":
+				h.RateLimitKey = &r
+			case "client":
+				h.RateLimitClient = &r
+			default:
+				return d.Errf("rate_limit: %q is neither key nor client", args[0])
+			}
+			opt += " " + args[0]
+			if seen[opt] {
+				return d.Errf("duplicate option %q", opt)
 			}
 		default:
 			return d.Errf("unrecognized signet option %q", opt)

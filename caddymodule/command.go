@@ -23,8 +23,8 @@ const defaultAdminAddress = "localhost:2019"
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "signet",
-		Usage: "keys <create|list|get|update|delete> [flags]",
-		Short: "Manages Signet API keys through the admin API",
+		Usage: "keys <create|list|get|update|delete> | sign PATH --expires-in D [flags]",
+		Short: "Manages Signet API keys and signs URLs through the admin API",
 		Long: `
 Manages Signet through a running Caddy's admin API (like caddy reload does).
 
@@ -36,6 +36,7 @@ Manages Signet through a running Caddy's admin API (like caddy reload does).
   caddy signet keys update ID [--name N] [--user U] [--scope /p/ ...]
                            [--permissions P] [--expires 30d|<RFC 3339>|never]
   caddy signet keys delete ID
+  caddy signet sign PATH --expires-in 1h [--base-url https://files.example.com]
 
 --address points at the admin endpoint (default localhost:2019); --json
 prints the API's JSON instead of a table. A created key's value is shown
@@ -80,6 +81,45 @@ func buildSignetCommand(cmd *cobra.Command) {
 		Use: "delete ID", Short: "Deletes (revokes) an API key", Args: cobra.ExactArgs(1),
 		RunE: cliRun(cmdKeysDelete),
 	})
+
+	sign := &cobra.Command{
+		Use:   "sign PATH --expires-in D [--base-url URL]",
+		Short: "Prints a signed URL for PATH, valid for D (e.g. 1h, 7d)",
+		Args:  cobra.ExactArgs(1),
+		RunE:  cliRun(cmdSign),
+	}
+	sign.Flags().String("expires-in", "", "Lifetime: a duration such as 15m, 1h or 7d (required)")
+	sign.Flags().String("base-url", "", "Scheme and host of the URL, e.g. https://files.example.com (default: the configured base_url)")
+	cmd.AddCommand(sign)
+}
+
+func cmdSign(cmd *cobra.Command, args []string) error {
+	f := cmd.Flags()
+	in, _ := f.GetString("expires-in")
+	if in == "" {
+		return errors.New("--expires-in is required (e.g. 1h)")
+	}
+	d, err := caddy.ParseDuration(in)
+	if err != nil || d < time.Second {
+		return fmt.Errorf("--expires-in %q: want a duration of at least 1s, such as 15m, 1h or 7d", in)
+	}
+	body := map[string]any{"path": args[0], "expires_in": int64(d / time.Second)}
+	if base, _ := f.GetString("base-url"); base != "" {
+		body["base_url"] = base
+	}
+	resp, err := adminCall(cmd, http.MethodPost, "/signet/sign", body)
+	if err != nil {
+		return err
+	}
+	if jsonOutput(cmd) {
+		return printRaw(cmd, resp)
+	}
+	var s signedURLResponse
+	if err := json.Unmarshal(resp, &s); err != nil {
+		return fmt.Errorf("unexpected response: %v", err)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), s.URL)
+	return nil
 }
 
 func keyFlags(c *cobra.Command) {

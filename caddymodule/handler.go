@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -20,19 +21,27 @@ func init() {
 	caddy.RegisterModule(Handler{})
 }
 
-// Handler guards the routes after it with API keys. A request reaches the
-// next handler only with `Authorization: Bearer <key>` for a key that
-// exists, has not expired, is enabled, allows the method and has a scope
-// covering the path. It removes the Authorization header before the next
-// handler, so it never reaches an upstream.
+// Handler guards the routes after it with API keys and signed URLs.
+//
+// A request reaches the next handler with a valid signed URL (GET or HEAD
+// with the signature query parameter), or with `Authorization: Bearer <key>`
+// for a key that exists, has not expired, is enabled, allows the method and
+// has a scope covering the path. The handler removes the Authorization
+// header and the signature parameter before the next handler, so neither
+// reaches an upstream.
+//
+// Under its API prefix (default `/_signet/v1`) it serves the signing
+// endpoint, `POST {api}/files/{path}/signed-url`.
 //
 // Requests with an ambiguous path (dot segments, `//`, encoded slashes,
 // backslashes, control characters, invalid UTF-8) are refused with 400.
 //
 // On success it sets these placeholders: `{http.auth.user.id}` and
-// `{http.signet.key_id}` (the key id), `{http.signet.key_name}`,
-// `{http.signet.user}` (the key's user label, empty for site-wide keys) and
-// `{http.signet.credential}` (`bearer`).
+// `{http.signet.key_id}` (the key id; for a signed URL, the issuing key's
+// id, empty when an operator signed it), `{http.signet.key_name}`,
+// `{http.signet.user}` (the key's user label, empty for site-wide keys),
+// `{http.signet.credential}` (`bearer` or `signed_url`) and, for signed
+// URLs, `{http.signet.url_id}`.
 type Handler struct {
 	// PublicPaths are path prefixes, matched at segment boundaries like key
 	// scopes, that are served without credentials (e.g. `/public/` or
@@ -44,10 +53,34 @@ type Handler struct {
 	// Default: `signet`.
 	Realm string `json:"realm,omitempty"`
 
-	cache     *keystore.Cache
-	logger    *zap.Logger
-	challenge string // WWW-Authenticate for a missing credential
-	invalid   string // WWW-Authenticate for a bad credential
+	// API is the path prefix of Signet's public API (the signing endpoint
+	// is `POST {api}/files/{path}/signed-url`). Default: `/_signet/v1`.
+	API string `json:"api,omitempty"`
+
+	// PublicBaseURL is the scheme and host of the URLs the signing
+	// endpoint returns, e.g. `https://files.example.com` when Caddy is
+	// behind a proxy. The host must be the Host the files are requested
+	// with. Default: the signing request's own scheme and host.
+	PublicBaseURL string `json:"public_base_url,omitempty"`
+
+	// RateLimitKey limits the signing endpoint per API key.
+	// Default: 100 events per 1s. Events 0 with a window of 0 disables it
+	// (set `"events": -1`).
+	RateLimitKey *Rate `json:"rate_limit_key,omitempty"`
+
+	// RateLimitClient limits the signing endpoint per client IP (as Caddy
+	// sees it, honouring trusted_proxies), before authentication.
+	// Default: 200 events per 1s. `"events": -1` disables it.
+	RateLimitClient *Rate `json:"rate_limit_client,omitempty"`
+
+	app          *App
+	cache        *keystore.Cache
+	logger       *zap.Logger
+	challenge    string // WWW-Authenticate for a missing credential
+	invalid      string // WWW-Authenticate for a bad credential
+	publicBase   *url.URL
+	keyLimits    *limiters
+	clientLimits *limiters
 }
 
 // CaddyModule returns the Caddy module information.
@@ -66,12 +99,33 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.challenge = fmt.Sprintf("Bearer realm=%q", h.Realm)
 	h.invalid = fmt.Sprintf("Bearer realm=%q, error=\"invalid_token\"", h.Realm)
+	if h.API == "" {
+		h.API = defaultAPIPrefix
+	}
+	h.API = strings.TrimSuffix(h.API, "/")
+	if h.PublicBaseURL != "" {
+		u, err := parseBaseURL(h.PublicBaseURL)
+		if err != nil {
+			return fmt.Errorf("public_base_url: %v", err)
+		}
+		h.publicBase = u
+	}
+	h.keyLimits = newLimiters(rateOrDefault(h.RateLimitKey, defaultKeyRate))
+	h.clientLimits = newLimiters(rateOrDefault(h.RateLimitClient, defaultClientRate))
 	appIface, err := ctx.App("signet")
 	if err != nil {
 		return fmt.Errorf("loading signet app: %v", err)
 	}
-	h.cache = appIface.(*App).Cache()
+	h.app = appIface.(*App)
+	h.cache = h.app.Cache()
 	return nil
+}
+
+func rateOrDefault(r *Rate, events int) Rate {
+	if r == nil {
+		return Rate{Events: events, Window: caddy.Duration(time.Second)}
+	}
+	return *r
 }
 
 // Validate checks the configuration.
@@ -79,6 +133,14 @@ func (h *Handler) Validate() error {
 	for _, p := range h.PublicPaths {
 		if err := verifier.CheckScope(p); err != nil {
 			return fmt.Errorf("public_paths: %q is not a clean absolute path", p)
+		}
+	}
+	if h.API != "" && (verifier.CheckScope(h.API) != nil || h.API == "/") {
+		return fmt.Errorf("api: %q is not a clean absolute path prefix such as /_signet/v1", h.API)
+	}
+	for name, r := range map[string]*Rate{"rate_limit_key": h.RateLimitKey, "rate_limit_client": h.RateLimitClient} {
+		if r != nil && r.Events > 0 && r.Window < 0 {
+			return fmt.Errorf("%s: negative window", name)
 		}
 	}
 	if strings.ContainsAny(h.Realm, "\"\\\r\n") {
@@ -97,54 +159,49 @@ func derivePlaceholders(k *keystore.Key) any {
 	return &placeholders{id: k.ID, name: k.Name, user: k.User}
 }
 
-var credentialBearer any = "bearer"
+func entryPlaceholders(e *keystore.Entry) (*placeholders, bool) {
+	if e == nil {
+		return nil, false
+	}
+	p, ok := e.Any.(*placeholders)
+	return p, ok
+}
+
+var (
+	credentialBearer    any = "bearer"
+	credentialSignedURL any = "signed_url"
+)
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if verifier.CheckPath(r.URL.Path, r.URL.RawPath) != nil {
 		return h.deny(w, r, http.StatusBadRequest, codeBadRequest, "ambiguous request path", "ambiguous_path")
 	}
-	// Header keys are canonical by the time Caddy has the request, so the
-	// map is read directly (Header.Get would canonicalise again).
-	auth := ""
-	if v := r.Header["Authorization"]; len(v) > 0 {
-		if len(v) > 1 {
-			return h.deny(w, r, http.StatusBadRequest, codeBadRequest, "more than one Authorization header", "malformed")
-		}
-		auth = v[0]
+	if len(r.Header["Authorization"]) > 1 {
+		return h.deny(w, r, http.StatusBadRequest, codeBadRequest, "more than one Authorization header", "malformed")
+	}
+	if r.URL.Path == h.API || strings.HasPrefix(r.URL.Path, h.API) && r.URL.Path[len(h.API)] == '/' {
+		return h.serveAPI(w, r, next)
 	}
 	if verifier.AnyScopeCovers(h.PublicPaths, r.URL.Path) {
 		delete(r.Header, "Authorization")
 		return next.ServeHTTP(w, r)
 	}
-	if auth == "" {
-		w.Header().Set("WWW-Authenticate", h.challenge)
-		return h.deny(w, r, http.StatusUnauthorized, codeUnauthorized, "missing credentials: send Authorization: Bearer <API key>", "missing")
-	}
-	token, ok := bearerToken(auth)
-	if !ok {
-		w.Header().Set("WWW-Authenticate", h.invalid)
-		return h.deny(w, r, http.StatusUnauthorized, codeUnauthorized, "malformed Authorization header: want Bearer <API key>", "malformed")
-	}
-	_, digest, err := verifier.ParseKeyToken(token)
-	if err != nil {
-		w.Header().Set("WWW-Authenticate", h.invalid)
-		return h.deny(w, r, http.StatusUnauthorized, codeUnauthorized, "malformed API key", "malformed")
-	}
-	e := h.cache.Lookup(digest)
-	if e == nil {
-		w.Header().Set("WWW-Authenticate", h.invalid)
-		return h.deny(w, r, http.StatusUnauthorized, codeUnauthorized, "unknown API key", "unknown_key")
-	}
 	now := time.Now()
-	if e.Expired(now) {
-		w.Header().Set("WWW-Authenticate", h.invalid)
-		return h.deny(w, r, http.StatusUnauthorized, codeUnauthorized, "API key expired", "expired")
+	if r.URL.RawQuery != "" {
+		claims, err := h.app.verifier.Verify(verifier.Target{
+			Host: r.Host, Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery,
+		}, now)
+		if err != verifier.ErrNoToken {
+			return h.serveSigned(w, r, next, claims, err, now)
+		}
+	}
+	e, d := h.authenticate(r, now)
+	if e == nil {
+		delete(r.Header, "Authorization")
+		return h.refuse(w, r, d)
 	}
 	k := e.Key
-	if k.Permissions == verifier.PermNone {
-		return h.deny(w, r, http.StatusForbidden, codeForbidden, "API key disabled", "disabled")
-	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && !k.Permissions.Allows(verifier.PermAdmin) {
 		return h.deny(w, r, http.StatusForbidden, codeForbidden, "this key may only GET and HEAD", "method")
 	}
@@ -154,7 +211,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	e.MarkUsed(now)
 	delete(r.Header, "Authorization")
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if p, ok := e.Any.(*placeholders); ok && repl != nil {
+	if p, ok := entryPlaceholders(e); ok && repl != nil {
 		repl.Set("http.auth.user.id", p.id)
 		repl.Set("http.signet.key_id", p.id)
 		repl.Set("http.signet.key_name", p.name)
@@ -162,6 +219,105 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl.Set("http.signet.credential", credentialBearer)
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// denial is a refusal: status, JSON error code and message, the reason
+// logged, and for 401s the WWW-Authenticate challenge.
+type denial struct {
+	status            int
+	code, msg, reason string
+	challenge         string
+}
+
+// refuse answers r with d.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, d denial) error {
+	if d.challenge != "" {
+		w.Header().Set("WWW-Authenticate", d.challenge)
+	}
+	return h.deny(w, r, d.status, d.code, d.msg, d.reason)
+}
+
+// authenticate checks the bearer API key of r. It returns the key's entry
+// if the key exists, has not expired and is enabled; otherwise nil and the
+// refusal to send.
+func (h *Handler) authenticate(r *http.Request, now time.Time) (*keystore.Entry, denial) {
+	// Header keys are canonical by the time Caddy has the request, so the
+	// map is read directly (Header.Get would canonicalise again).
+	var auth string
+	if v := r.Header["Authorization"]; len(v) == 1 {
+		auth = v[0]
+	}
+	if auth == "" {
+		return nil, denial{http.StatusUnauthorized, codeUnauthorized,
+			"missing credentials: send Authorization: Bearer <API key> or use a signed URL", "missing", h.challenge}
+	}
+	token, ok := bearerToken(auth)
+	if !ok {
+		return nil, denial{http.StatusUnauthorized, codeUnauthorized,
+			"malformed Authorization header: want Bearer <API key>", "malformed", h.invalid}
+	}
+	_, digest, err := verifier.ParseKeyToken(token)
+	if err != nil {
+		return nil, denial{http.StatusUnauthorized, codeUnauthorized, "malformed API key", "malformed", h.invalid}
+	}
+	e := h.cache.Lookup(digest)
+	switch {
+	case e == nil:
+		return nil, denial{http.StatusUnauthorized, codeUnauthorized, "unknown API key", "unknown_key", h.invalid}
+	case e.Expired(now):
+		return nil, denial{http.StatusUnauthorized, codeUnauthorized, "API key expired", "expired", h.invalid}
+	case e.Key.Permissions == verifier.PermNone:
+		return nil, denial{http.StatusForbidden, codeForbidden, "API key disabled", "disabled", ""}
+	}
+	return e, denial{}
+}
+
+// serveSigned finishes a request that carries a signed-URL token.
+func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, c verifier.Claims, err error, now time.Time) error {
+	delete(r.Header, "Authorization")
+	if err != nil {
+		code, msg := signedURLError(err)
+		return h.deny(w, r, http.StatusForbidden, code, msg, code)
+	}
+	var e *keystore.Entry
+	if c.KeyID != "" {
+		e = h.cache.ByID(c.KeyID)
+		if why := keyForSignedURL(e, r.URL.Path, now); why != "" {
+			return h.deny(w, r, http.StatusForbidden, "revoked", why, "revoked")
+		}
+	}
+	r.URL.RawQuery = verifier.StripParam(r.URL.RawQuery, h.app.paramName())
+	r.URL.ForceQuery = false
+	r.RequestURI = r.URL.RequestURI()
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl != nil {
+		repl.Set("http.signet.credential", credentialSignedURL)
+		repl.Set("http.signet.url_id", c.ID)
+		if p, ok := entryPlaceholders(e); ok {
+			repl.Set("http.auth.user.id", p.id)
+			repl.Set("http.signet.key_id", p.id)
+			repl.Set("http.signet.key_name", p.name)
+			repl.Set("http.signet.user", p.user)
+		}
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// signedURLError maps a verification error to an error code and message.
+func signedURLError(err error) (string, string) {
+	switch {
+	case errors.Is(err, verifier.ErrExpired):
+		return "expired", "this signed URL has expired"
+	case errors.Is(err, verifier.ErrNotYetValid):
+		return "not_yet_valid", "this signed URL is not valid yet"
+	case errors.Is(err, verifier.ErrMethodNotAllowed):
+		return "method_not_allowed", "a signed URL allows only GET and HEAD"
+	case errors.Is(err, verifier.ErrMalformedToken):
+		return "malformed_signature", "the signature parameter is malformed"
+	case errors.Is(err, verifier.ErrAmbiguousPath):
+		return codeBadRequest, "ambiguous request path"
+	}
+	return "invalid_signature", "the signature does not match this URL"
 }
 
 // deny answers a refused request with a JSON error and logs why at debug

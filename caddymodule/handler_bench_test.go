@@ -35,7 +35,7 @@ func newTestHandler(tb testing.TB, req createKeyRequest) (*Handler, *keystore.Ca
 	if err := c.CreateKey(context.Background(), k); err != nil {
 		tb.Fatal(err)
 	}
-	h := &Handler{cache: c, logger: zap.NewNop(), Realm: "signet"}
+	h := &Handler{cache: c, logger: zap.NewNop(), Realm: "signet", API: defaultAPIPrefix}
 	h.challenge, h.invalid = `Bearer realm="signet"`, `Bearer realm="signet", error="invalid_token"`
 	return h, c, token
 }
