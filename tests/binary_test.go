@@ -112,14 +112,22 @@ func TestRestartKeepsKeys(t *testing.T) {
 	in := newInstance(t, dir)
 	in.start()
 	var k createdKey
-	if err := json.Unmarshal([]byte(in.mustCLI("keys", "create", "--name", "survivor", "--json")), &k); err != nil {
+	if err := json.Unmarshal([]byte(in.mustCLI("keys", "create", "--name", "survivor", "--permissions", "sign", "--json")), &k); err != nil {
 		t.Fatal(err)
 	}
 	expectStatus(t, "before restart", do(t, "GET", in.site+"/reports/q1.txt", k.Key, nil), 200, "")
+	// A signed URL under the generated secret, which the store keeps.
+	resp := do(t, "POST", in.site+"/_signet/v1/files/reports/q1.txt/signed-url", k.Key, `{"expires_in": 3600}`)
+	var s signed
+	if err := json.Unmarshal(resp.body, &s); err != nil || resp.status != 200 {
+		t.Fatalf("sign: %s", resp)
+	}
+	expectStatus(t, "signed URL before restart", do(t, "GET", s.URL, "", nil), 200, "")
 	in.stop()
 
 	in.start()
 	expectStatus(t, "after restart", do(t, "GET", in.site+"/reports/q1.txt", k.Key, nil), 200, "")
+	expectStatus(t, "signed URL after restart", do(t, "GET", s.URL, "", nil), 200, "")
 	if out := in.mustCLI("keys", "list"); !strings.Contains(out, k.ID) || !strings.Contains(out, "survivor") {
 		t.Fatalf("list after restart:\n%s", out)
 	}
@@ -177,6 +185,18 @@ func TestCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(in.mustCLI("keys", "get", k.ID, "--json")), &got); err != nil || got.Name != "renamed" || got.Permissions != "read" {
 		t.Fatalf("get after update: %v %+v", err, got)
 	}
+	// sign: a URL (text) or url/expires_at/id (--json).
+	signedURL := strings.TrimSpace(in.mustCLI("sign", "/alice/notes.txt", "--expires-in", "1h", "--base-url", in.site))
+	if got := do(t, "GET", signedURL, "", nil); got.status != 200 || string(got.body) != "alice notes\n" {
+		t.Fatalf("cli-signed URL %q: %s", signedURL, got)
+	}
+	var sj signed
+	if err := json.Unmarshal([]byte(in.mustCLI("sign", "/reports/q1.txt", "--expires-in", "7d", "--base-url", in.site, "--json")), &sj); err != nil ||
+		sj.ID == "" || time.Until(sj.ExpiresAt) < 7*24*time.Hour-time.Minute {
+		t.Fatalf("sign --json: %v %+v", err, sj)
+	}
+	expectStatus(t, "cli-signed URL (json)", do(t, "GET", sj.URL, "", nil), 200, "")
+
 	in.mustCLI("keys", "delete", k.ID)
 	expectStatus(t, "deleted by cli", do(t, "GET", url, k.Key, nil), 401, "unauthorized")
 
@@ -191,6 +211,9 @@ func TestCLI(t *testing.T) {
 		{[]string{"keys", "create", "--name", "x", "--expires", "someday"}, "--expires"},
 		{[]string{"keys", "create", "--name", "x", "--permissions", "root"}, "permissions:"},
 		{[]string{"keys", "update", k.ID}, "nothing to update"},
+		{[]string{"sign", "/a.txt"}, "--expires-in is required"},
+		{[]string{"sign", "/a.txt", "--expires-in", "8d", "--base-url", in.site}, "expires_in"},
+		{[]string{"sign", "/a.txt", "--expires-in", "1h"}, "base_url: required"},
 	} {
 		out, errOut, err := in.cli(c.args...)
 		if err == nil {

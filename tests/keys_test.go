@@ -299,6 +299,13 @@ func TestCaddyfileErrors(t *testing.T) {
 		"redis not yet":         {"store redis redis://127.0.0.1:6379", "", "store redis: not supported yet"},
 		"unknown site option":   {"", "colour blue", `unrecognized signet option \"colour\", at Caddyfile:10`},
 		"bad scope":             {"", "public ../secret", `public: bad path prefix \"../secret\"`},
+		"short secret":          {"signing_secret k1 tooshort", "", "must be at least 32 bytes"},
+		"bad secret id":         {"signing_secret k/1 " + strings.Repeat("s", 32), "", "signing_secret: id"},
+		"lifetime over 7d":      {"max_lifetime 8d", "", "max_lifetime: must be between 1s and 7d"},
+		"bad base_url":          {"base_url files.example.com", "", "base_url:"},
+		"bad api prefix":        {"", "api /a/../b", "is not a clean absolute path prefix such as /_signet/v1"},
+		"bad rate limit":        {"", "rate_limit key many 1s", "rate_limit: events must be"},
+		"bad rate kind":         {"", "rate_limit user 5 1s", "neither key nor client"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -329,3 +329,90 @@ http://:9080 {
 	// the default prefix is now an ordinary path: POST there is not signing
 	expectStatus(t, "default api moved", do(t, "POST", signPrefix+"/a/b.txt/signed-url", k.Key, `{"expires_in": 60}`), 403, "forbidden")
 }
+
+// TestSecretRotation: URLs signed with the old secret keep working while it
+// stays in the ring, and stop when it is removed.
+func TestSecretRotation(t *testing.T) {
+	store := t.TempDir() + "/signet.db"
+	oldSecret := strings.Repeat("o", 40)
+	newSecret := strings.Repeat("n", 40)
+	config := func(ring ...string) string {
+		secrets := ""
+		for _, r := range ring {
+			secrets += "\t\tsigning_secret " + r + "\n"
+		}
+		return `{
+	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	signet {
+		store file ` + store + `
+` + secrets + `	}
+}
+http://localhost:9080 {
+	root * ` + filesDir(t) + `
+	signet
+	file_server
+}
+`
+	}
+	tester := startCaddy(t, config("old "+oldSecret))
+	k := signer(t, nil)
+	oldURL := signURL(t, k.Key, "/reports/q1.txt", 3600).URL
+	expectStatus(t, "old ring", do(t, "GET", oldURL, "", nil), 200, "")
+
+	tester.InitServer(config("new "+newSecret, "old "+oldSecret), "caddyfile")
+	newURL := signURL(t, k.Key, "/reports/q1.txt", 3600).URL
+	expectStatus(t, "old URL, both secrets", do(t, "GET", oldURL, "", nil), 200, "")
+	expectStatus(t, "new URL, both secrets", do(t, "GET", newURL, "", nil), 200, "")
+
+	tester.InitServer(config("new "+newSecret), "caddyfile")
+	expectStatus(t, "old URL, old secret removed", do(t, "GET", oldURL, "", nil), 403, "invalid_signature")
+	expectStatus(t, "new URL, new secret only", do(t, "GET", newURL, "", nil), 200, "")
+
+	// Secrets from the environment.
+	t.Setenv("SIGNET_TEST_SECRET", newSecret)
+	tester.InitServer(config("new {env.SIGNET_TEST_SECRET}"), "caddyfile")
+	expectStatus(t, "new URL, secret from env", do(t, "GET", newURL, "", nil), 200, "")
+}
+
+// TestGeneratedSecretSurvivesReload: with no secret configured, the one
+// generated at first start is kept in the store, so links survive reloads.
+func TestGeneratedSecretSurvivesReload(t *testing.T) {
+	store := t.TempDir() + "/signet.db"
+	cfg := strings.NewReplacer("{STORE}", store, "{FILES}", filesDir(t)).Replace(baseConfig)
+	tester := startCaddy(t, cfg)
+	s := signURL(t, signer(t, nil).Key, "/reports/q1.txt", 3600)
+	tester.InitServer(cfg+"# changed\n", "caddyfile")
+	expectStatus(t, "after reload", do(t, "GET", s.URL, "", nil), 200, "")
+}
+
+func TestAdminSign(t *testing.T) {
+	startCaddy(t, strings.Replace(baseConfig, "store file {STORE}", "store file {STORE}\n\t\tbase_url http://localhost:9080", 1))
+	resp := do(t, "POST", caddytestAdmin+"/signet/sign", "", map[string]any{"path": "/alice/notes.txt", "expires_in": 600})
+	var s signed
+	if err := json.Unmarshal(resp.body, &s); resp.status != 200 || err != nil {
+		t.Fatalf("admin sign: %s", resp)
+	}
+	got := do(t, "GET", s.URL, "", nil)
+	if got.status != 200 || string(got.body) != "alice notes\n" {
+		t.Fatalf("operator-signed URL: %s", got)
+	}
+	for name, c := range map[string]struct {
+		body  any
+		field string
+	}{
+		"no path":       {map[string]any{"expires_in": 60}, "path"},
+		"dotdot path":   {map[string]any{"path": "/a/../b", "expires_in": 60}, "path"},
+		"no expires_in": {map[string]any{"path": "/a"}, "expires_in"},
+		"too long":      {map[string]any{"path": "/a", "expires_in": 604801}, "expires_in"},
+		"bad base_url":  {map[string]any{"path": "/a", "expires_in": 60, "base_url": "ftp://x"}, "base_url"},
+	} {
+		resp := do(t, "POST", caddytestAdmin+"/signet/sign", "", c.body)
+		var e struct{ Error struct{ Code, Field string } }
+		_ = json.Unmarshal(resp.body, &e)
+		if resp.status != 400 || e.Error.Field != c.field {
+			t.Errorf("%s: %s, want 400 naming %s", name, resp, c.field)
+		}
+	}
+}
