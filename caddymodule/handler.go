@@ -149,14 +149,33 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// placeholders are the values the handler sets for an accepted key, boxed
-// once per key (in keystore.Entry.Any) instead of once per request.
+// placeholders answers the handler's placeholders for an accepted key. It
+// is built once per key (kept in keystore.Entry.Any), so a request only
+// appends a ready-made provider to its replacer: no per-request boxing of
+// values and no writes to the replacer's map.
 type placeholders struct {
 	id, name, user any
+	bearer         caddy.ReplacerFunc // the provider for bearer requests
 }
 
 func derivePlaceholders(k *keystore.Key) any {
-	return &placeholders{id: k.ID, name: k.Name, user: k.User}
+	p := &placeholders{id: k.ID, name: k.Name, user: k.User}
+	p.bearer = func(key string) (any, bool) { return p.lookup(key, credentialBearer) }
+	return p
+}
+
+func (p *placeholders) lookup(key string, credential any) (any, bool) {
+	switch key {
+	case "http.auth.user.id", "http.signet.key_id":
+		return p.id, true
+	case "http.signet.key_name":
+		return p.name, true
+	case "http.signet.user":
+		return p.user, true
+	case "http.signet.credential":
+		return credential, true
+	}
+	return nil, false
 }
 
 func entryPlaceholders(e *keystore.Entry) (*placeholders, bool) {
@@ -210,13 +229,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	e.MarkUsed(now)
 	delete(r.Header, "Authorization")
-	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if p, ok := entryPlaceholders(e); ok && repl != nil {
-		repl.Set("http.auth.user.id", p.id)
-		repl.Set("http.signet.key_id", p.id)
-		repl.Set("http.signet.key_name", p.name)
-		repl.Set("http.signet.user", p.user)
-		repl.Set("http.signet.credential", credentialBearer)
+	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
+		if p, ok := entryPlaceholders(e); ok {
+			repl.Map(p.bearer)
+		}
 	}
 	return next.ServeHTTP(w, r)
 }
@@ -289,16 +305,20 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, next caddy
 	r.URL.RawQuery = verifier.StripParam(r.URL.RawQuery, h.app.paramName())
 	r.URL.ForceQuery = false
 	r.RequestURI = r.URL.RequestURI()
-	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if repl != nil {
-		repl.Set("http.signet.credential", credentialSignedURL)
-		repl.Set("http.signet.url_id", c.ID)
-		if p, ok := entryPlaceholders(e); ok {
-			repl.Set("http.auth.user.id", p.id)
-			repl.Set("http.signet.key_id", p.id)
-			repl.Set("http.signet.key_name", p.name)
-			repl.Set("http.signet.user", p.user)
-		}
+	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
+		p, _ := entryPlaceholders(e)
+		urlID := c.ID
+		repl.Map(func(key string) (any, bool) {
+			switch {
+			case key == "http.signet.url_id":
+				return urlID, true
+			case p != nil:
+				return p.lookup(key, credentialSignedURL)
+			case key == "http.signet.credential":
+				return credentialSignedURL, true
+			}
+			return nil, false
+		})
 	}
 	return next.ServeHTTP(w, r)
 }

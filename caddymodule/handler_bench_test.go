@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-signet/signet/keystore"
+	"github.com/caddy-signet/signet/verifier"
 )
 
 // newTestHandler returns a provisioned-like Handler over a fresh embedded
@@ -63,6 +64,8 @@ func benchRequest(b *testing.B, token string, serve func(http.ResponseWriter, *h
 		repl := caddy.NewReplacer()
 		req := r.WithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, repl))
 		req.Header = http.Header{"Authorization": auth}
+		u := *r.URL // handlers may rewrite the URL (signet strips its parameter)
+		req.URL = &u
 		if err := serve(w, req); err != nil {
 			b.Fatal(err)
 		}
@@ -83,6 +86,48 @@ func BenchmarkBearer(b *testing.B) {
 	benchRequest(b, token, func(w http.ResponseWriter, r *http.Request) error {
 		return h.ServeHTTP(w, r, bareNext)
 	})
+}
+
+// BenchmarkSignedURL is a GET of a valid signed URL through the handler,
+// with the issuing key's status checked in the warm cache.
+func BenchmarkSignedURL(b *testing.B) {
+	h, c, _ := newTestHandler(b, createKeyRequest{Name: "bench", Scopes: []string{"/reports/"}, Permissions: "sign"})
+	h.app = &App{verifier: &verifier.Verifier{Ring: []verifier.Secret{{ID: "k1", Key: make([]byte, 32)}}}}
+	id, _ := verifier.NewURLID()
+	now := time.Now()
+	var keyID string
+	for _, k := range mustList(b, c) {
+		keyID = k.ID
+	}
+	token, err := verifier.Sign(h.app.verifier.Ring[0], verifier.Claims{
+		ExpiresAt: now.Add(time.Hour).Unix(), IssuedAt: now.Unix(), ID: id, KeyID: keyID,
+	}, verifier.Target{Host: "files.example.com", Method: "GET", Path: "/reports/2026/q1.pdf"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "http://files.example.com/reports/2026/q1.pdf?sig="+token, nil)
+	w := &nopResponseWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		req := r.WithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
+		req.Header = http.Header{}
+		u := *r.URL
+		req.URL = &u
+		if err := h.ServeHTTP(w, req, bareNext); err != nil {
+			b.Fatal(err)
+		}
+		if req.URL.RawQuery != "" {
+			b.Fatal("signature not stripped")
+		}
+	}
+}
+
+func mustList(b *testing.B, c *keystore.Cache) []*keystore.Key {
+	keys, err := c.Store().ListKeys(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return keys
 }
 
 // BenchmarkBearerParallel is BenchmarkBearer from every core at once: the
