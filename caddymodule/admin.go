@@ -42,8 +42,8 @@ func (AdminAPI) CaddyModule() caddy.ModuleInfo {
 }
 
 // Provision sets up the module.
-func (a *AdminAPI) Provision(ctx caddy.Context) error {
-	a.logger = ctx.Logger()
+func (a *AdminAPI) Provision(caddy.Context) error {
+	a.logger = caddy.Log().Named("admin.api.signet")
 	return nil
 }
 

@@ -45,8 +45,10 @@ type App struct {
 	Store *StoreConfig `json:"store,omitempty"`
 
 	// LastUsedInterval is how often the last-used time of each key is
-	// written to the store. Default: 1m. A negative value disables
-	// last-used tracking.
+	// written to the store. Default: 1m; at least 1s. A negative value
+	// disables last-used tracking. The store's settings are fixed when it is
+	// first opened: a reload that changes this value takes effect only
+	// after a restart (or a reload onto another store file).
 	LastUsedInterval caddy.Duration `json:"last_used_interval,omitempty"`
 
 	// SigningSecrets is the signed-URL secret ring: the first signs, all
@@ -124,6 +126,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if a.LastUsedInterval == 0 {
 		a.LastUsedInterval = caddy.Duration(defaultLastUsedInterval)
+	}
+	if a.LastUsedInterval > 0 && a.LastUsedInterval < caddy.Duration(time.Second) {
+		return fmt.Errorf("last_used_interval must be at least 1s (or negative to disable), got %s", time.Duration(a.LastUsedInterval))
 	}
 	switch a.Store.Type {
 	case "file":

@@ -90,8 +90,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				if err != nil {
 					return d.Errf("last_used_interval: bad duration %q: %v", d.Val(), err)
 				}
-				if dur <= 0 {
-					return d.Errf("last_used_interval: must be positive (or off), got %q", d.Val())
+				if dur < time.Second {
+					return d.Errf("last_used_interval: must be at least 1s (or off), got %q", d.Val())
 				}
 				a.LastUsedInterval = caddy.Duration(dur)
 			}

@@ -47,8 +47,8 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 			last_used_interval soon
 		}`, wantErr: `bad duration "soon"`},
 		{name: "zero duration", input: `signet {
-			last_used_interval 0s
-		}`, wantErr: "must be positive"},
+			last_used_interval 500ms
+		}`, wantErr: "must be at least 1s"},
 		{name: "unknown option", input: `signet {
 			colour blue
 		}`, wantErr: `unrecognized signet option "colour"`},

@@ -49,44 +49,47 @@ once: store it then.
 func buildSignetCommand(cmd *cobra.Command) {
 	cmd.PersistentFlags().String("address", defaultAdminAddress, "Admin API address")
 	cmd.PersistentFlags().Bool("json", false, "Print the API's JSON response")
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = cliRun(unknownCommand)
 
-	keys := &cobra.Command{Use: "keys", Short: "Create, list, inspect, update and delete API keys"}
+	keys := &cobra.Command{Use: "keys", Short: "Create, list, inspect, update and delete API keys",
+		Args: cobra.ArbitraryArgs, RunE: cliRun(unknownCommand)}
 	cmd.AddCommand(keys)
 
 	create := &cobra.Command{
 		Use:   "create --name N [flags]",
 		Short: "Creates an API key and prints its value (shown once)",
-		Args:  cobra.NoArgs,
-		RunE:  cliRun(cmdKeysCreate),
+		Args:  cobra.ArbitraryArgs,
+		RunE:  cliRun(nargs(0, cmdKeysCreate)),
 	}
-	keyFlags(create)
+	keyFlags(create, false)
 	create.Flags().String("type", "secret", "Key type: secret or public")
 	keys.AddCommand(create)
 
 	keys.AddCommand(&cobra.Command{
-		Use: "list", Short: "Lists API keys (never their values)", Args: cobra.NoArgs,
-		RunE: cliRun(cmdKeysList),
+		Use: "list", Short: "Lists API keys (never their values)", Args: cobra.ArbitraryArgs,
+		RunE: cliRun(nargs(0, cmdKeysList)),
 	})
 	keys.AddCommand(&cobra.Command{
-		Use: "get ID", Short: "Shows one API key", Args: cobra.ExactArgs(1),
-		RunE: cliRun(cmdKeysGet),
+		Use: "get ID", Short: "Shows one API key", Args: cobra.ArbitraryArgs,
+		RunE: cliRun(nargs(1, cmdKeysGet)),
 	})
 	update := &cobra.Command{
 		Use: "update ID [flags]", Short: "Changes an API key (--permissions none disables it)",
-		Args: cobra.ExactArgs(1), RunE: cliRun(cmdKeysUpdate),
+		Args: cobra.ArbitraryArgs, RunE: cliRun(nargs(1, cmdKeysUpdate)),
 	}
-	keyFlags(update)
+	keyFlags(update, true)
 	keys.AddCommand(update)
 	keys.AddCommand(&cobra.Command{
-		Use: "delete ID", Short: "Deletes (revokes) an API key", Args: cobra.ExactArgs(1),
-		RunE: cliRun(cmdKeysDelete),
+		Use: "delete ID", Short: "Deletes (revokes) an API key", Args: cobra.ArbitraryArgs,
+		RunE: cliRun(nargs(1, cmdKeysDelete)),
 	})
 
 	sign := &cobra.Command{
 		Use:   "sign PATH --expires-in D [--base-url URL]",
 		Short: "Prints a signed URL for PATH, valid for D (e.g. 1h, 7d)",
-		Args:  cobra.ExactArgs(1),
-		RunE:  cliRun(cmdSign),
+		Args:  cobra.ArbitraryArgs,
+		RunE:  cliRun(nargs(1, cmdSign)),
 	}
 	sign.Flags().String("expires-in", "", "Lifetime: a duration such as 15m, 1h or 7d (required)")
 	sign.Flags().String("base-url", "", "Scheme and host of the URL, e.g. https://files.example.com (default: the configured base_url)")
@@ -122,12 +125,45 @@ func cmdSign(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-func keyFlags(c *cobra.Command) {
-	c.Flags().String("name", "", "Human-readable name")
-	c.Flags().String("user", "", "User label of a user key")
+func keyFlags(c *cobra.Command, update bool) {
+	if update {
+		c.Flags().String("name", "", "New name")
+		c.Flags().String("user", "", "New user label (empty to clear)")
+		c.Flags().StringArray("scope", nil, "Path prefix the key may access (repeatable; replaces all scopes)")
+		c.Flags().String("permissions", "", "none (disable), read, sign or admin")
+		c.Flags().String("expires", "", "New expiry: a duration from now (30d, 12h), an RFC 3339 time, or never")
+		return
+	}
+	c.Flags().String("name", "", "Human-readable name (required)")
+	c.Flags().String("user", "", "User label of a user key (then --scope is required)")
 	c.Flags().StringArray("scope", nil, "Path prefix the key may access (repeatable; default / for site-wide keys)")
 	c.Flags().String("permissions", "", "none, read, sign or admin (default read)")
 	c.Flags().String("expires", "", "Expiry: a duration from now (30d, 12h) or an RFC 3339 time")
+}
+
+// nargs checks the number of positional arguments inside the command, so
+// that a wrong count is reported in the same one-line format as any error.
+func nargs(n int, f func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			use := cmd.Use
+			if i := strings.IndexByte(use, ' '); i > 0 {
+				use = use[:i]
+			}
+			return fmt.Errorf("%s takes %d argument(s), got %d (usage: %s)", use, n, len(args), cmd.UseLine())
+		}
+		return f(cmd, args)
+	}
+}
+
+// unknownCommand answers `caddy signet` and `caddy signet keys` given no
+// or an unknown subcommand.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		_ = cmd.Help()
+		return errors.New("a subcommand is required")
+	}
+	return fmt.Errorf("unknown command %q (see caddy signet --help)", args[0])
 }
 
 // cliRun adapts a command to cobra: one clear error line on stderr and a
@@ -300,6 +336,7 @@ func jsonOutput(cmd *cobra.Command) bool {
 
 func printRaw(cmd *cobra.Command, resp []byte) error {
 	var buf bytes.Buffer
+	resp = bytes.TrimSpace(resp)
 	if err := json.Indent(&buf, resp, "", "  "); err != nil {
 		buf.Reset()
 		buf.Write(resp)

@@ -23,10 +23,10 @@ func init() {
 
 // Handler guards the routes after it with API keys and signed URLs.
 //
-// A request reaches the next handler with a valid signed URL (GET or HEAD
-// with the signature query parameter), or with `Authorization: Bearer <key>`
-// for a key that exists, has not expired, is enabled, allows the method and
-// has a scope covering the path. The handler removes the Authorization
+// A GET or HEAD request reaches the next handler with a valid signed URL
+// (the signature query parameter), or with `Authorization: Bearer <key>` for
+// a key that exists, has not expired, is enabled and has a scope covering
+// the path. Other methods are refused (405): Signet guards reading files. The handler removes the Authorization
 // header and the signature parameter before the next handler, so neither
 // reaches an upstream.
 //
@@ -204,6 +204,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if verifier.AnyScopeCovers(h.PublicPaths, r.URL.Path) {
 		delete(r.Header, "Authorization")
+		if r.URL.RawQuery != "" {
+			h.stripParam(r)
+		}
 		return next.ServeHTTP(w, r)
 	}
 	now := time.Now()
@@ -221,8 +224,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(w, r, d)
 	}
 	k := e.Key
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && !k.Permissions.Allows(verifier.PermAdmin) {
-		return h.deny(w, r, http.StatusForbidden, codeForbidden, "this key may only GET and HEAD", "method")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// Signet guards reading files; no key lets other methods through.
+		w.Header().Set("Allow", "GET, HEAD")
+		return h.deny(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "only GET and HEAD are allowed", "method")
 	}
 	if !verifier.AnyScopeCovers(k.Scopes, r.URL.Path) {
 		return h.deny(w, r, http.StatusForbidden, codeForbidden, "API key scope does not cover this path", "scope")
@@ -302,9 +307,7 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, next caddy
 			return h.deny(w, r, http.StatusForbidden, "revoked", why, "revoked")
 		}
 	}
-	r.URL.RawQuery = verifier.StripParam(r.URL.RawQuery, h.app.paramName())
-	r.URL.ForceQuery = false
-	r.RequestURI = r.URL.RequestURI()
+	h.stripParam(r)
 	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
 		p, _ := entryPlaceholders(e)
 		urlID := c.ID
@@ -321,6 +324,18 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, next caddy
 		})
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// stripParam removes the signature parameter from r, so it never reaches
+// the origin (or its logs).
+func (h *Handler) stripParam(r *http.Request) {
+	q := verifier.StripParam(r.URL.RawQuery, h.app.paramName())
+	if q == r.URL.RawQuery {
+		return
+	}
+	r.URL.RawQuery = q
+	r.URL.ForceQuery = false
+	r.RequestURI = r.URL.RequestURI()
 }
 
 // signedURLError maps a verification error to an error code and message.

@@ -269,6 +269,9 @@ func applyUpdate(req updateKeyRequest, now time.Time) (func(*keystore.Key) error
 	if req.Permissions != nil && !verifier.Permission(*req.Permissions).Valid() {
 		return nil, badField("permissions", "must be one of none, read, sign, admin")
 	}
+	if req.Name == nil && req.User == nil && req.Scopes == nil && req.Permissions == nil && req.ExpiresAt == nil {
+		return nil, badField("body", "nothing to update: give name, user, scopes, permissions or expires_at")
+	}
 	var expires *time.Time
 	clearExpiry := false
 	if req.ExpiresAt != nil {

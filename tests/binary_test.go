@@ -212,6 +212,9 @@ func TestCLI(t *testing.T) {
 		{[]string{"keys", "create", "--name", "x", "--permissions", "root"}, "permissions:"},
 		{[]string{"keys", "update", k.ID}, "nothing to update"},
 		{[]string{"sign", "/a.txt"}, "--expires-in is required"},
+		{[]string{"keys", "frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"keys", "get"}, "get takes 1 argument(s), got 0"},
+		{[]string{"keys", "delete", "a", "b"}, "delete takes 1 argument(s), got 2"},
 		{[]string{"sign", "/a.txt", "--expires-in", "8d", "--base-url", in.site}, "expires_in"},
 		{[]string{"sign", "/a.txt", "--expires-in", "1h"}, "base_url: required"},
 	} {

@@ -126,11 +126,17 @@ func TestScopesAndKeyTypes(t *testing.T) {
 	for _, tt := range tests {
 		expectStatus(t, tt.what, do(t, "GET", site+tt.path, tt.token, nil), tt.status, tt.code)
 	}
-	// read keys may only GET and HEAD
-	expectStatus(t, "read key POST", do(t, "POST", site+"/alice/notes.txt", alice.Key, "x"), 403, "forbidden")
-	expectStatus(t, "read key DELETE", do(t, "DELETE", site+"/alice/notes.txt", alice.Key, nil), 403, "forbidden")
+	// Signet guards reading: no key, not even admin, lets other methods through.
+	admin := createKey(t, caddytestAdmin, map[string]any{"name": "admin", "permissions": "admin"})
+	expectStatus(t, "read key POST", do(t, "POST", site+"/alice/notes.txt", alice.Key, "x"), 405, "method_not_allowed")
+	expectStatus(t, "read key DELETE", do(t, "DELETE", site+"/alice/notes.txt", alice.Key, nil), 405, "method_not_allowed")
+	resp := do(t, "PUT", site+"/alice/notes.txt", admin.Key, "x")
+	expectStatus(t, "admin key PUT", resp, 405, "method_not_allowed")
+	if resp.header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("Allow = %q", resp.header.Get("Allow"))
+	}
 	// public keys cannot hold more than read
-	resp := do(t, "POST", caddytestAdmin+"/signet/keys", "", map[string]any{"name": "p", "type": "public", "permissions": "sign"})
+	resp = do(t, "POST", caddytestAdmin+"/signet/keys", "", map[string]any{"name": "p", "type": "public", "permissions": "sign"})
 	expectStatus(t, "public sign key", resp, 400, "bad_request")
 }
 
@@ -168,9 +174,11 @@ func TestAmbiguousPathsRefused(t *testing.T) {
 func TestAuthorizationNotForwarded(t *testing.T) {
 	var mu sync.Mutex
 	var seen []http.Header
+	var seenQueries []string
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		seen = append(seen, r.Header.Clone())
+		seenQueries = append(seenQueries, r.URL.RawQuery)
 		mu.Unlock()
 		w.Write([]byte("from upstream " + r.URL.Path))
 	}))
@@ -183,7 +191,8 @@ func TestAuthorizationNotForwarded(t *testing.T) {
 	if string(resp.body) != "from upstream /reports/q1.txt" {
 		t.Fatalf("body %q", resp.body)
 	}
-	do(t, "GET", site+"/public/hello.txt", k.Key, nil) // public path, key sent anyway
+	// public path, key and a signature parameter sent anyway
+	expectStatus(t, "public", do(t, "GET", site+"/public/hello.txt?sig=abc&lang=en", k.Key, nil), 200, "")
 	expectStatus(t, "denied", do(t, "GET", site+"/reports/q1.txt", "", nil), 401, "")
 
 	mu.Lock()
@@ -195,6 +204,9 @@ func TestAuthorizationNotForwarded(t *testing.T) {
 		if v, ok := h["Authorization"]; ok {
 			t.Errorf("upstream received Authorization: %q", v)
 		}
+	}
+	if q := seenQueries[1]; q != "lang=en" {
+		t.Errorf("upstream query on the public path = %q, want lang=en", q)
 	}
 }
 
@@ -275,6 +287,7 @@ func TestAdminAPI(t *testing.T) {
 		{"POST", admin, strings.Repeat(" ", 70<<10) + "{}", 400, "body"},
 		{"PATCH", admin + "/" + k.ID, map[string]any{"permissions": "everything"}, 400, "permissions"},
 		{"PATCH", admin + "/" + k.ID, map[string]any{"name": ""}, 400, "name"},
+		{"PATCH", admin + "/" + k.ID, map[string]any{}, 400, "body"},
 		{"PATCH", admin + "/key_aaaaaaaaaaaaaaaa", map[string]any{"name": "x"}, 404, ""},
 		{"GET", admin + "/nonsense", nil, 404, ""},
 		{"PUT", admin, nil, 405, ""},

@@ -327,7 +327,7 @@ http://:9080 {
 		t.Fatalf("got %d %q, want %q", r.StatusCode, body.String(), want)
 	}
 	// the default prefix is now an ordinary path: POST there is not signing
-	expectStatus(t, "default api moved", do(t, "POST", signPrefix+"/a/b.txt/signed-url", k.Key, `{"expires_in": 60}`), 403, "forbidden")
+	expectStatus(t, "default api moved", do(t, "POST", signPrefix+"/a/b.txt/signed-url", k.Key, `{"expires_in": 60}`), 405, "method_not_allowed")
 }
 
 // TestSecretRotation: URLs signed with the old secret keep working while it
