@@ -80,8 +80,8 @@ type App struct {
 	backend  *backend
 	verifier *verifier.Verifier
 	baseURL  *url.URL
-	poolKey string
-	logger  *zap.Logger
+	poolKey  string
+	logger   *zap.Logger
 }
 
 // SigningSecret is one entry of the signing-secret ring.
