@@ -418,4 +418,3 @@ func apiError(addr string, err error) error {
 	}
 	return fmt.Errorf("HTTP %s: %s", m[1], strings.TrimSpace(truncate(m[2], 300)))
 }
-

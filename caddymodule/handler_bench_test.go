@@ -43,9 +43,9 @@ func newTestHandler(tb testing.TB, req createKeyRequest) (*Handler, *keystore.Ca
 
 type nopResponseWriter struct{ h http.Header }
 
-func (w *nopResponseWriter) Header() http.Header       { return w.h }
+func (w *nopResponseWriter) Header() http.Header         { return w.h }
 func (w *nopResponseWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *nopResponseWriter) WriteHeader(int)           {}
+func (w *nopResponseWriter) WriteHeader(int)             {}
 
 var bareNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
