@@ -110,19 +110,9 @@ func cmdSign(cmd *cobra.Command, args []string) error {
 	if base, _ := f.GetString("base-url"); base != "" {
 		body["base_url"] = base
 	}
-	resp, err := adminCall(cmd, http.MethodPost, "/signet/sign", body)
-	if err != nil {
-		return err
-	}
-	if jsonOutput(cmd) {
-		return printRaw(cmd, resp)
-	}
-	var s signedURLResponse
-	if err := json.Unmarshal(resp, &s); err != nil {
-		return fmt.Errorf("unexpected response: %v", err)
-	}
-	fmt.Fprintln(cmd.OutOrStdout(), s.URL)
-	return nil
+	return callAndRender(cmd, http.MethodPost, "/signet/sign", body, func(out io.Writer, s signedURLResponse) {
+		fmt.Fprintln(out, s.URL)
+	})
 }
 
 func keyFlags(c *cobra.Command, update bool) {
@@ -192,23 +182,12 @@ func cmdKeysCreate(cmd *cobra.Command, _ []string) error {
 	if err := collectKeyFlags(cmd, body, false); err != nil {
 		return err
 	}
-	resp, err := adminCall(cmd, http.MethodPost, "/signet/keys", body)
-	if err != nil {
-		return err
-	}
-	if jsonOutput(cmd) {
-		return printRaw(cmd, resp)
-	}
-	var k keyView
-	if err := json.Unmarshal(resp, &k); err != nil {
-		return fmt.Errorf("unexpected response: %v", err)
-	}
-	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "Created %s key %s (%q): permissions %s, scopes %s%s\n",
-		k.Type, k.ID, k.Name, k.Permissions, strings.Join(k.Scopes, " "), expiryText(k.ExpiresAt))
-	fmt.Fprintln(out, "Key (shown once, store it now):")
-	fmt.Fprintln(out, k.Key)
-	return nil
+	return callAndRender(cmd, http.MethodPost, "/signet/keys", body, func(out io.Writer, k keyView) {
+		fmt.Fprintf(out, "Created %s key %s (%q): permissions %s, scopes %s%s\n",
+			k.Type, k.ID, k.Name, k.Permissions, strings.Join(k.Scopes, " "), expiryText(k.ExpiresAt))
+		fmt.Fprintln(out, "Key (shown once, store it now):")
+		fmt.Fprintln(out, k.Key)
+	})
 }
 
 func expiryText(t *time.Time) string {
@@ -219,21 +198,12 @@ func expiryText(t *time.Time) string {
 }
 
 func cmdKeysList(cmd *cobra.Command, _ []string) error {
-	resp, err := adminCall(cmd, http.MethodGet, "/signet/keys", nil)
-	if err != nil {
-		return err
-	}
-	if jsonOutput(cmd) {
-		return printRaw(cmd, resp)
-	}
-	var list struct {
+	type list struct {
 		Keys []keyView `json:"keys"`
 	}
-	if err := json.Unmarshal(resp, &list); err != nil {
-		return fmt.Errorf("unexpected response: %v", err)
-	}
-	printKeyTable(cmd.OutOrStdout(), list.Keys)
-	return nil
+	return callAndRender(cmd, http.MethodGet, "/signet/keys", nil, func(out io.Writer, l list) {
+		printKeyTable(out, l.Keys)
+	})
 }
 
 func cmdKeysGet(cmd *cobra.Command, args []string) error {
@@ -268,22 +238,12 @@ func cmdKeysDelete(cmd *cobra.Command, args []string) error {
 
 // keyCall performs a request on one key and prints the resulting record.
 func keyCall(cmd *cobra.Command, method, id string, body any, verb string) error {
-	resp, err := adminCall(cmd, method, "/signet/keys/"+url.PathEscape(id), body)
-	if err != nil {
-		return err
-	}
-	if jsonOutput(cmd) {
-		return printRaw(cmd, resp)
-	}
-	var k keyView
-	if err := json.Unmarshal(resp, &k); err != nil {
-		return fmt.Errorf("unexpected response: %v", err)
-	}
-	if verb != "" {
-		fmt.Fprintf(cmd.OutOrStdout(), "%s key %s\n", verb, k.ID)
-	}
-	printKeyTable(cmd.OutOrStdout(), []keyView{k})
-	return nil
+	return callAndRender(cmd, method, "/signet/keys/"+url.PathEscape(id), body, func(out io.Writer, k keyView) {
+		if verb != "" {
+			fmt.Fprintf(out, "%s key %s\n", verb, k.ID)
+		}
+		printKeyTable(out, []keyView{k})
+	})
 }
 
 // collectKeyFlags copies the shared key flags that were given into body.
@@ -372,6 +332,24 @@ func timeOrDash(t *time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// callAndRender sends a request to the admin API; with --json it prints the
+// response as is, otherwise it decodes it as T and renders it.
+func callAndRender[T any](cmd *cobra.Command, method, uri string, body any, render func(io.Writer, T)) error {
+	resp, err := adminCall(cmd, method, uri, body)
+	if err != nil {
+		return err
+	}
+	if jsonOutput(cmd) {
+		return printRaw(cmd, resp)
+	}
+	var v T
+	if err := json.Unmarshal(resp, &v); err != nil {
+		return fmt.Errorf("unexpected response: %v", err)
+	}
+	render(cmd.OutOrStdout(), v)
+	return nil
 }
 
 var adminErrorRE = regexp.MustCompile(`(?s)HTTP (\d{3}): (.*)$`)

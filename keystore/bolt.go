@@ -131,16 +131,20 @@ func (s *BoltStore) CreateKey(_ context.Context, k *Key) error {
 	return nil
 }
 
+// keyInTx reads and decodes the key id inside a transaction.
+func keyInTx(tx *bolt.Tx, id string) (*Key, error) {
+	b := tx.Bucket(bucketKeys).Get([]byte(id))
+	if b == nil {
+		return nil, ErrNotFound
+	}
+	return decodeKey(b)
+}
+
 // GetKey implements Store.
 func (s *BoltStore) GetKey(_ context.Context, id string) (*Key, error) {
 	var k *Key
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketKeys).Get([]byte(id))
-		if b == nil {
-			return ErrNotFound
-		}
-		var err error
-		k, err = decodeKey(b)
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		k, err = keyInTx(tx, id)
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -202,12 +206,7 @@ func (s *BoltStore) UpdateKey(_ context.Context, id string, fn func(*Key) error)
 	var updated *Key
 	var fnErr error
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		keys := tx.Bucket(bucketKeys)
-		b := keys.Get([]byte(id))
-		if b == nil {
-			return ErrNotFound
-		}
-		k, err := decodeKey(b)
+		k, err := keyInTx(tx, id)
 		if err != nil {
 			return err
 		}
@@ -216,11 +215,12 @@ func (s *BoltStore) UpdateKey(_ context.Context, id string, fn func(*Key) error)
 			return fnErr
 		}
 		k.ID, k.Digest, k.Rev = id, digest, rev+1
-		if b, err = encodeKey(k); err != nil {
+		b, err := encodeKey(k)
+		if err != nil {
 			return err
 		}
 		updated = k
-		return keys.Put([]byte(id), b)
+		return tx.Bucket(bucketKeys).Put([]byte(id), b)
 	})
 	switch {
 	case fnErr != nil:
@@ -238,12 +238,7 @@ func (s *BoltStore) UpdateKey(_ context.Context, id string, fn func(*Key) error)
 func (s *BoltStore) DeleteKey(_ context.Context, id string) (*Key, error) {
 	var deleted *Key
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		keys := tx.Bucket(bucketKeys)
-		b := keys.Get([]byte(id))
-		if b == nil {
-			return ErrNotFound
-		}
-		k, err := decodeKey(b)
+		k, err := keyInTx(tx, id)
 		if err != nil {
 			return err
 		}
@@ -251,7 +246,7 @@ func (s *BoltStore) DeleteKey(_ context.Context, id string) (*Key, error) {
 		if err := tx.Bucket(bucketDigests).Delete(k.Digest[:]); err != nil {
 			return err
 		}
-		return keys.Delete([]byte(id))
+		return tx.Bucket(bucketKeys).Delete([]byte(id))
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil, err
