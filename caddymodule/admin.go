@@ -27,6 +27,8 @@ func init() {
 //	PATCH  /signet/keys/{id}   rename, change user, scopes, permissions, expiry
 //	DELETE /signet/keys/{id}   delete (revoke) a key
 //	POST   /signet/sign        sign a URL as the operator
+//	POST   /signet/revocations revoke a signed URL, or all a key or a path issued
+//	GET    /signet/revocations the revocations in force
 //
 // Errors are JSON: {"error":{"code":…,"message":…,"field":…}}.
 type AdminAPI struct {
@@ -53,6 +55,7 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/signet/keys", Handler: caddy.AdminHandlerFunc(a.handleKeys)},
 		{Pattern: "/signet/keys/", Handler: caddy.AdminHandlerFunc(a.handleKey)},
 		{Pattern: "/signet/sign", Handler: caddy.AdminHandlerFunc(a.handleSign)},
+		{Pattern: "/signet/revocations", Handler: caddy.AdminHandlerFunc(a.handleRevocations)},
 	}
 }
 
@@ -205,6 +208,54 @@ func (a *AdminAPI) deleteKey(w http.ResponseWriter, r *http.Request, id string) 
 	}
 	a.logger.Info("key deleted", zap.String("api", "admin"), zap.String("key_id", k.ID), zap.String("name", k.Name))
 	return writeJSON(w, http.StatusOK, map[string]any{"deleted": viewOf(k, c)})
+}
+
+func (a *AdminAPI) handleRevocations(w http.ResponseWriter, r *http.Request) error {
+	app := current.Load()
+	if app == nil {
+		writeError(w, http.StatusServiceUnavailable, codeStoreUnavailable, errNotConfigured.Error())
+		return nil
+	}
+	switch r.Method {
+	case http.MethodGet:
+		revs := app.Cache().Revocations(time.Now())
+		if revs == nil {
+			revs = []keystore.Revocation{}
+		}
+		return writeJSON(w, http.StatusOK, map[string]any{"revocations": revs})
+	case http.MethodPost:
+		var req revokeRequest
+		if err := decodeSignBody(w, r, &req); err != nil {
+			writeStoreError(w, err)
+			return nil
+		}
+		rev, _, err := app.revocationFor(req, time.Now())
+		if err != nil {
+			writeStoreError(w, err)
+			return nil
+		}
+		return app.revoke(w, r.Context(), rev, "admin", "")
+	}
+	w.Header().Set("Allow", "GET, POST")
+	writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use GET or POST")
+	return nil
+}
+
+// revoke stores rev (nil: the URL had expired already) and answers.
+func (a *App) revoke(w http.ResponseWriter, ctx context.Context, rev *keystore.Revocation, api, byKey string) error {
+	if rev == nil {
+		return writeJSON(w, http.StatusOK, revokeResponse{AlreadyExpired: true})
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if err := a.Cache().Revoke(ctx, *rev); err != nil {
+		writeStoreError(w, err)
+		return nil
+	}
+	a.logger.Info("revoked", zap.String("api", api), zap.String("by_key_id", byKey),
+		zap.String("kind", string(rev.Kind)), zap.String("target", rev.Target),
+		zap.Time("before", rev.Before), zap.Time("expires_at", rev.ExpiresAt))
+	return writeJSON(w, http.StatusOK, revokeResponse{Revocation: rev})
 }
 
 // adminSignRequest is the body of POST /signet/sign.

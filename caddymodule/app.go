@@ -6,6 +6,7 @@ package caddymodule
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/caddy-signet/signet/keystore"
@@ -32,6 +34,8 @@ const (
 	boltOpenTimeout         = 10 * time.Second
 	defaultMaxLifetime      = 7 * 24 * time.Hour
 	defaultClockSkew        = 30 * time.Second
+	defaultMaxStaleness     = 30 * time.Second
+	defaultResyncInterval   = 5 * time.Minute
 )
 
 // App is the signet app: it owns the key store and its in-process cache,
@@ -71,6 +75,23 @@ type App struct {
 	// Default: `sig`.
 	QueryParam string `json:"query_param,omitempty"`
 
+	// MaxStaleness is how long this instance keeps deciding from its last
+	// good view of the store once the store stops answering (or, after an
+	// outage, until a full resync has caught up). Past it, requests that
+	// need the store's data fail closed with 503 `store_unavailable`,
+	// unless ServeStale is set. Default: 30s.
+	MaxStaleness caddy.Duration `json:"max_staleness,omitempty"`
+
+	// ServeStale keeps deciding from the last good view however old it
+	// is, instead of failing closed. Revocations and key changes made
+	// meanwhile are then not enforced until the store is back.
+	ServeStale bool `json:"serve_stale,omitempty"`
+
+	// ResyncInterval is how often the whole in-process view is reloaded
+	// from the store, repairing change messages that were lost.
+	// Default: 5m.
+	ResyncInterval caddy.Duration `json:"resync_interval,omitempty"`
+
 	// BaseURL is the scheme and host (e.g. `https://files.example.com`)
 	// of URLs signed through the admin API and CLI when the request names
 	// none. (The signing endpoint uses the site's `public_base_url`, or
@@ -96,14 +117,34 @@ type SigningSecret struct {
 
 // StoreConfig selects and configures the key store backend.
 type StoreConfig struct {
-	// Type is the backend: "file" (the embedded bbolt store, default).
-	// "redis" is reserved for the shared store and not supported yet.
+	// Type is the backend: "file" (the embedded bbolt store, for one
+	// instance; default) or "redis" (shared by many instances).
 	Type string `json:"type,omitempty"`
 
 	// Path is the embedded store's file. Default:
 	// `{caddy data dir}/signet/signet.db`. Relative paths are relative
 	// to Caddy's working directory.
 	Path string `json:"path,omitempty"`
+
+	// URL of a single Redis server: `redis://[user:password@]host:port[/db]`,
+	// or `rediss://…` for TLS.
+	URL string `json:"url,omitempty"`
+	// Addresses of Redis Sentinels (with MasterName) or of Redis Cluster
+	// nodes (without), as host:port.
+	Addresses []string `json:"addresses,omitempty"`
+	// MasterName is the Sentinel master's name.
+	MasterName string `json:"master_name,omitempty"`
+	// Username and Password authenticate to Redis (they override those in
+	// URL). `{env.*}` and `{file.*}` placeholders are resolved at load.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// DB is the Redis database number (not for Cluster).
+	DB int `json:"db,omitempty"`
+	// TLS connects with TLS (implied by rediss://).
+	TLS bool `json:"tls,omitempty"`
+	// Namespace prefixes every Redis key and channel (inside a hash tag,
+	// so Cluster keeps them in one slot). Default: `signet`.
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -149,11 +190,96 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.backend = b
 	case "redis":
-		return errors.New(`store redis: not supported yet (the Redis store arrives in a later release); use "store file <path>"`)
+		opts, key, err := a.Store.redisOptions()
+		if err != nil {
+			return fmt.Errorf("store redis: %v", err)
+		}
+		a.poolKey = key
+		b, err := loadBackend(a.poolKey, func() (keystore.Store, error) {
+			st := keystore.NewRedisStore(redis.NewUniversalClient(opts), a.Store.Namespace)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := st.Ping(ctx); err != nil {
+				_ = st.Close()
+				return nil, fmt.Errorf("cannot reach Redis: %v", err)
+			}
+			return st, nil
+		}, a.cacheOptions())
+		if err != nil {
+			return fmt.Errorf("store redis: %v", err)
+		}
+		a.backend = b
 	default:
-		return fmt.Errorf("unknown store type %q (want file)", a.Store.Type)
+		return fmt.Errorf("unknown store type %q (want file or redis)", a.Store.Type)
+	}
+	if a.MaxStaleness == 0 {
+		a.MaxStaleness = caddy.Duration(defaultMaxStaleness)
+	}
+	if a.MaxStaleness < 0 {
+		return fmt.Errorf("max_staleness must not be negative")
 	}
 	return a.provisionSigning()
+}
+
+// Stale reports whether requests must fail closed because the store has not
+// answered for longer than max_staleness.
+func (a *App) Stale(now time.Time) bool {
+	return !a.ServeStale && a.backend.cache.Stale(now, time.Duration(a.MaxStaleness))
+}
+
+// redisOptions builds the go-redis options the config describes, and the
+// pool key that identifies the store they reach (one client per store,
+// shared across reloads).
+func (sc *StoreConfig) redisOptions() (*redis.UniversalOptions, string, error) {
+	repl := caddy.NewReplacer()
+	resolve := func(v string) (string, error) { return repl.ReplaceOrErr(v, true, true) }
+	opts := &redis.UniversalOptions{
+		DialTimeout:  2 * time.Second,
+		ReadTimeout:  2 * time.Second,
+		WriteTimeout: 2 * time.Second,
+		MaxRetries:   1,
+	}
+	switch {
+	case sc.URL != "" && len(sc.Addresses) > 0:
+		return nil, "", errors.New("give either url or addresses, not both")
+	case sc.URL != "":
+		u, err := resolve(sc.URL)
+		if err != nil {
+			return nil, "", err
+		}
+		o, err := redis.ParseURL(u)
+		if err != nil {
+			return nil, "", fmt.Errorf("url: %v", err)
+		}
+		opts.Addrs, opts.Username, opts.Password, opts.DB, opts.TLSConfig = []string{o.Addr}, o.Username, o.Password, o.DB, o.TLSConfig
+	case len(sc.Addresses) > 0:
+		opts.Addrs, opts.MasterName, opts.DB = sc.Addresses, sc.MasterName, sc.DB
+	default:
+		return nil, "", errors.New("needs a url (redis://host:6379) or addresses")
+	}
+	if sc.Username != "" {
+		v, err := resolve(sc.Username)
+		if err != nil {
+			return nil, "", err
+		}
+		opts.Username = v
+	}
+	if sc.Password != "" {
+		v, err := resolve(sc.Password)
+		if err != nil {
+			return nil, "", err
+		}
+		opts.Password = v
+	}
+	if sc.TLS && opts.TLSConfig == nil {
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	ns := sc.Namespace
+	if ns == "" {
+		ns = "signet"
+	}
+	key := fmt.Sprintf("redis:%s|%s|%d|%s", strings.Join(opts.Addrs, ","), opts.MasterName, opts.DB, ns)
+	return opts, key, nil
 }
 
 // provisionSigning builds the signed-URL verifier from the configured ring,
@@ -199,7 +325,7 @@ func (a *App) provisionSigning() error {
 	}
 	a.verifier = &verifier.Verifier{Ring: ring, Param: a.QueryParam, Skew: time.Duration(a.ClockSkew)}
 	if err := a.verifier.Validate(); err != nil {
-		return fmt.Errorf("signing secrets: %v", strings.TrimPrefix(err.Error(), "verifier: "))
+		return fmt.Errorf("signed URLs: %v", strings.TrimPrefix(err.Error(), "verifier: "))
 	}
 	return nil
 }
@@ -234,8 +360,13 @@ func (a *App) cacheOptions() keystore.CacheOptions {
 	if lu < 0 {
 		lu = 0
 	}
+	resync := time.Duration(a.ResyncInterval)
+	if resync == 0 {
+		resync = defaultResyncInterval
+	}
 	return keystore.CacheOptions{
 		LastUsedInterval: lu,
+		ResyncInterval:   max(resync, 0),
 		Derive:           derivePlaceholders,
 		OnError: func(op string, err error) {
 			caddy.Log().Named("signet").Warn("background store work failed", zap.String("op", op), zap.Error(err))

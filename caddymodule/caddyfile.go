@@ -27,6 +27,20 @@ func init() {
 //	{
 //		signet {
 //			store file <path>
+//			store redis <url>
+//			store redis {
+//				url         <redis://…|rediss://…>
+//				addresses   <host:port>...
+//				master_name <name>
+//				username    <user>
+//				password    <password>
+//				db          <n>
+//				tls
+//				namespace   <prefix>
+//			}
+//			max_staleness <duration>
+//			serve_stale
+//			resync_interval <duration>
 //			last_used_interval <duration>|off
 //			signing_secret <id> <secret>
 //			max_lifetime <duration>
@@ -37,8 +51,13 @@ func init() {
 //	}
 //
 // `store file <path>` keeps keys in the embedded store at path (default:
-// Caddy's data directory). `store redis <url>` is reserved for the Redis
-// store. `last_used_interval` sets how often key last-used times are
+// Caddy's data directory). `store redis` shares them through Redis: one
+// server by URL, Sentinels (addresses + master_name) or Cluster nodes
+// (addresses); password and url may be `{env.*}` placeholders.
+// `max_staleness` (default 30s) is how long decisions continue from the
+// last good view when the store stops answering, before failing closed
+// with 503 (`serve_stale` keeps serving instead); `resync_interval`
+// (default 5m) reloads the whole view periodically. `last_used_interval` sets how often key last-used times are
 // written (default 1m); `off` disables tracking. `signing_secret` may be
 // repeated: the secrets form the signed-URL ring in the order given (the
 // first signs, all verify); secrets may be `{env.*}` or `{file.*}`
@@ -71,13 +90,17 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Err("store file: missing path")
 				}
 				a.Store = &StoreConfig{Type: "file", Path: d.Val()}
+				if d.NextArg() {
+					return d.ArgErr()
+				}
 			case "redis":
-				return d.Err("store redis: not supported yet (the Redis store arrives in a later release); use: store file <path>")
+				sc, err := parseRedisStore(d)
+				if err != nil {
+					return err
+				}
+				a.Store = sc
 			default:
-				return d.Errf("store: unknown type %q (want file)", typ)
-			}
-			if d.NextArg() {
-				return d.ArgErr()
+				return d.Errf("store: unknown type %q (want file or redis)", typ)
 			}
 		case "last_used_interval":
 			if !d.NextArg() {
@@ -116,6 +139,24 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("signing_secret %s: the secret must be at least %d bytes (try: openssl rand -base64 48)", args[0], verifier.MinSecretLen)
 			}
 			a.SigningSecrets = append(a.SigningSecrets, SigningSecret{ID: args[0], Secret: args[1]})
+		case "serve_stale":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			a.ServeStale = true
+		case "max_staleness", "resync_interval":
+			dur, err := parseDurationArg(d, opt)
+			if err != nil {
+				return err
+			}
+			if dur < time.Second {
+				return d.Errf("%s: must be at least 1s, got %q", opt, d.Val())
+			}
+			if opt == "max_staleness" {
+				a.MaxStaleness = caddy.Duration(dur)
+			} else {
+				a.ResyncInterval = caddy.Duration(dur)
+			}
 		case "max_lifetime", "clock_skew":
 			dur, err := parseDurationArg(d, opt)
 			if err != nil {
@@ -153,6 +194,69 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// parseRedisStore reads `store redis <url>` or `store redis { … }`; the
+// dispenser is on "redis".
+func parseRedisStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
+	sc := &StoreConfig{Type: "redis"}
+	if d.NextArg() {
+		sc.URL = d.Val()
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		if seen[opt] {
+			return nil, d.Errf("store redis: duplicate option %q", opt)
+		}
+		seen[opt] = true
+		if opt == "tls" {
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			sc.TLS = true
+			continue
+		}
+		args := d.RemainingArgs()
+		if len(args) == 0 || (opt != "addresses" && len(args) != 1) {
+			return nil, d.Errf("store redis: %s: wrong argument count", opt)
+		}
+		switch opt {
+		case "url":
+			sc.URL = args[0]
+		case "addresses":
+			sc.Addresses = args
+		case "master_name":
+			sc.MasterName = args[0]
+		case "username":
+			sc.Username = args[0]
+		case "password":
+			sc.Password = args[0]
+		case "db":
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 0 {
+				return nil, d.Errf("store redis: db must be a non-negative number, got %q", args[0])
+			}
+			sc.DB = n
+		case "namespace":
+			sc.Namespace = args[0]
+		default:
+			return nil, d.Errf("store redis: unrecognized option %q", opt)
+		}
+	}
+	if sc.URL == "" && len(sc.Addresses) == 0 {
+		return nil, d.Err("store redis: give a URL (store redis redis://host:6379) or addresses in a block")
+	}
+	if sc.URL != "" && len(sc.Addresses) > 0 {
+		return nil, d.Err("store redis: give either a URL or addresses, not both")
+	}
+	if sc.URL != "" && !strings.Contains(sc.URL, "{") && !strings.HasPrefix(sc.URL, "redis://") && !strings.HasPrefix(sc.URL, "rediss://") {
+		return nil, d.Errf("store redis: URL %q must start with redis:// or rediss://", sc.URL)
+	}
+	return sc, nil
 }
 
 // parseDurationArg reads the one duration argument of option opt.

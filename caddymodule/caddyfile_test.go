@@ -31,9 +31,54 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		{name: "last used off", input: `signet {
 			last_used_interval off
 		}`, want: App{LastUsedInterval: -1}},
-		{name: "redis not yet", input: `signet {
-			store redis redis://localhost:6379
-		}`, wantErr: "not supported yet"},
+		{name: "redis url", input: `signet {
+			store redis redis://localhost:6379/2
+			max_staleness 1m
+			serve_stale
+			resync_interval 30s
+		}`, want: App{Store: &StoreConfig{Type: "redis", URL: "redis://localhost:6379/2"},
+			MaxStaleness: caddy.Duration(time.Minute), ServeStale: true, ResyncInterval: caddy.Duration(30 * time.Second)}},
+		{name: "redis sentinel block", input: `signet {
+			store redis {
+				addresses s1:26379 s2:26379
+				master_name mymaster
+				username signet
+				password {env.REDIS_PASSWORD}
+				db 3
+				tls
+				namespace files
+			}
+		}`, want: App{Store: &StoreConfig{Type: "redis", Addresses: []string{"s1:26379", "s2:26379"}, MasterName: "mymaster",
+			Username: "signet", Password: "{env.REDIS_PASSWORD}", DB: 3, TLS: true, Namespace: "files"}}},
+		{name: "redis env url", input: `signet {
+			store redis {env.REDIS_URL}
+		}`, want: App{Store: &StoreConfig{Type: "redis", URL: "{env.REDIS_URL}"}}},
+		{name: "redis without address", input: `signet {
+			store redis
+		}`, wantErr: "give a URL"},
+		{name: "redis url and addresses", input: `signet {
+			store redis redis://a:6379 {
+				addresses b:6379
+			}
+		}`, wantErr: "either a URL or addresses"},
+		{name: "redis bad scheme", input: `signet {
+			store redis http://a:6379
+		}`, wantErr: "must start with redis://"},
+		{name: "redis unknown option", input: `signet {
+			store redis {
+				url redis://a:6379
+				pool 5
+			}
+		}`, wantErr: `unrecognized option "pool"`},
+		{name: "redis bad db", input: `signet {
+			store redis {
+				url redis://a:6379
+				db x
+			}
+		}`, wantErr: "db must be"},
+		{name: "staleness too small", input: `signet {
+			max_staleness 10ms
+		}`, wantErr: "must be at least 1s"},
 		{name: "unknown store", input: `signet {
 			store s3 bucket
 		}`, wantErr: `unknown type "s3"`},

@@ -16,6 +16,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/caddy-signet/signet/keystore"
 )
 
 const defaultAdminAddress = "localhost:2019"
@@ -23,7 +25,7 @@ const defaultAdminAddress = "localhost:2019"
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "signet",
-		Usage: "keys <create|list|get|update|delete> | sign PATH --expires-in D [flags]",
+		Usage: "keys <create|list|get|update|delete> | sign PATH --expires-in D | revoke <url|id> [flags]",
 		Short: "Manages Signet API keys and signs URLs through the admin API",
 		Long: `
 Manages Signet through a running Caddy's admin API (like caddy reload does).
@@ -37,6 +39,9 @@ Manages Signet through a running Caddy's admin API (like caddy reload does).
                            [--permissions P] [--expires 30d|<RFC 3339>|never]
   caddy signet keys delete ID
   caddy signet sign PATH --expires-in 1h [--base-url https://files.example.com]
+  caddy signet revoke <signed URL | URL id>
+  caddy signet revoke --key ID       (every URL the key issued until now)
+  caddy signet revoke --prefix /p/   (every URL under /p/ issued until now)
 
 --address points at the admin endpoint (default localhost:2019); --json
 prints the API's JSON instead of a table. A created key's value is shown
@@ -94,6 +99,48 @@ func buildSignetCommand(cmd *cobra.Command) {
 	sign.Flags().String("expires-in", "", "Lifetime: a duration such as 15m, 1h or 7d (required)")
 	sign.Flags().String("base-url", "", "Scheme and host of the URL, e.g. https://files.example.com (default: the configured base_url)")
 	cmd.AddCommand(sign)
+
+	revoke := &cobra.Command{
+		Use:   "revoke <URL|ID> | --key ID | --prefix P",
+		Short: "Revokes a signed URL, or every URL a key or a path prefix issued until now",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  cliRun(cmdRevoke),
+	}
+	revoke.Flags().String("key", "", "Revoke every signed URL this key issued until now")
+	revoke.Flags().String("prefix", "", "Revoke every signed URL for paths under this prefix issued until now")
+	cmd.AddCommand(revoke)
+}
+
+func cmdRevoke(cmd *cobra.Command, args []string) error {
+	key, _ := cmd.Flags().GetString("key")
+	prefix, _ := cmd.Flags().GetString("prefix")
+	body := map[string]any{}
+	switch {
+	case len(args) == 1 && key == "" && prefix == "":
+		if strings.Contains(args[0], "://") {
+			body["url"] = args[0]
+		} else {
+			body["id"] = args[0]
+		}
+	case len(args) == 0 && key != "" && prefix == "":
+		body["key_id"] = key
+	case len(args) == 0 && prefix != "" && key == "":
+		body["prefix"] = prefix
+	default:
+		return errors.New("give one signed URL or URL id, or --key ID, or --prefix P")
+	}
+	return callAndRender(cmd, http.MethodPost, "/signet/revocations", body, func(out io.Writer, r revokeResponse) {
+		if r.Revocation == nil {
+			fmt.Fprintln(out, "That URL has expired already: nothing to revoke.")
+			return
+		}
+		what := map[keystore.RevocationKind]string{
+			keystore.RevokeURL:    "signed URL " + r.Revocation.Target,
+			keystore.RevokeKey:    "every signed URL issued by " + r.Revocation.Target + " until " + r.Revocation.Before.Format(time.RFC3339),
+			keystore.RevokePrefix: "every signed URL under " + r.Revocation.Target + " issued until " + r.Revocation.Before.Format(time.RFC3339),
+		}[r.Revocation.Kind]
+		fmt.Fprintf(out, "Revoked %s (record kept until %s)\n", what, r.Revocation.ExpiresAt.Format(time.RFC3339))
+	})
 }
 
 func cmdSign(cmd *cobra.Command, args []string) error {

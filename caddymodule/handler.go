@@ -102,6 +102,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.API == "" {
 		h.API = defaultAPIPrefix
 	}
+	if verifier.CheckScope(h.API) != nil || h.API == "/" {
+		return fmt.Errorf("api: %q is not a clean absolute path prefix such as /_signet/v1", h.API)
+	}
 	h.API = strings.TrimSuffix(h.API, "/")
 	if h.PublicBaseURL != "" {
 		u, err := parseBaseURL(h.PublicBaseURL)
@@ -174,6 +177,8 @@ func (p *placeholders) lookup(key string, credential any) (any, bool) {
 		return p.user, true
 	case "http.signet.credential":
 		return credential, true
+	case "http.signet.url_id":
+		return "", true
 	}
 	return nil, false
 }
@@ -204,12 +209,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if verifier.AnyScopeCovers(h.PublicPaths, r.URL.Path) {
 		delete(r.Header, "Authorization")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			return h.deny(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "only GET and HEAD are allowed", "method")
+		}
 		if r.URL.RawQuery != "" {
 			h.stripParam(r)
 		}
 		return next.ServeHTTP(w, r)
 	}
 	now := time.Now()
+	if h.app.Stale(now) {
+		delete(r.Header, "Authorization")
+		w.Header().Set("Retry-After", "5")
+		return h.deny(w, r, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
+	}
 	if r.URL.RawQuery != "" {
 		claims, err := h.app.verifier.Verify(verifier.Target{
 			Host: r.Host, Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery,
@@ -300,12 +314,18 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, next caddy
 		code, msg := signedURLError(err)
 		return h.deny(w, r, http.StatusForbidden, code, msg, code)
 	}
+	if time.Duration(c.ExpiresAt-c.IssuedAt)*time.Second > time.Duration(h.app.MaxLifetime) {
+		return h.deny(w, r, http.StatusForbidden, "expired", "this signed URL's lifetime exceeds the server's max_lifetime", "lifetime")
+	}
 	var e *keystore.Entry
 	if c.KeyID != "" {
 		e = h.cache.ByID(c.KeyID)
 		if why := keyForSignedURL(e, r.URL.Path, now); why != "" {
 			return h.deny(w, r, http.StatusForbidden, "revoked", why, "revoked")
 		}
+	}
+	if why := h.cache.Revoked(&c, r.URL.Path, now); why != "" {
+		return h.deny(w, r, http.StatusForbidden, "revoked", why, "revoked")
 	}
 	h.stripParam(r)
 	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
@@ -319,6 +339,8 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, next caddy
 				return p.lookup(key, credentialSignedURL)
 			case key == "http.signet.credential":
 				return credentialSignedURL, true
+			case key == "http.auth.user.id" || strings.HasPrefix(key, "http.signet."):
+				return "", true // operator-signed: no key
 			}
 			return nil, false
 		})

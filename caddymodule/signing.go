@@ -118,10 +118,13 @@ func (a *App) paramName() string {
 	return verifier.DefaultParam
 }
 
-// serveAPI answers requests under the API prefix: today the signing
-// endpoint POST {api}/files/{path}/signed-url.
+// serveAPI answers requests under the API prefix: the signing endpoint
+// POST {api}/files/{path}/signed-url and POST {api}/revocations.
 func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	rest := strings.TrimPrefix(r.URL.Path, h.API)
+	if rest == "/revocations" {
+		return h.serveRevoke(w, r)
+	}
 	filePath, ok := strings.CutPrefix(rest, "/files")
 	if ok {
 		filePath, ok = strings.CutSuffix(filePath, signedURLSuffix)
@@ -137,6 +140,10 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhtt
 	now := time.Now()
 	if ok, wait := h.clientLimits.allow(clientIP(r), now); !ok {
 		return h.rateLimited(w, r, wait)
+	}
+	if h.app.Stale(now) {
+		delete(r.Header, "Authorization")
+		return h.deny(w, r, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
 	}
 	e, d := h.authenticate(r, now)
 	delete(r.Header, "Authorization")
@@ -183,6 +190,48 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhtt
 			zap.String("path", filePath), zap.Time("expires_at", resp.ExpiresAt))
 	}
 	return writeJSON(w, http.StatusOK, resp)
+}
+
+// serveRevoke is POST {api}/revocations: an admin key may revoke anything;
+// a key with the sign permission may revoke the URLs it issued (by whole
+// URL) and everything it issued until now (key_id = its own id).
+func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		return h.deny(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use POST", "method")
+	}
+	now := time.Now()
+	if ok, wait := h.clientLimits.allow(clientIP(r), now); !ok {
+		return h.rateLimited(w, r, wait)
+	}
+	if h.app.Stale(now) {
+		delete(r.Header, "Authorization")
+		return h.deny(w, r, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
+	}
+	e, d := h.authenticate(r, now)
+	delete(r.Header, "Authorization")
+	if e == nil {
+		return h.refuse(w, r, d)
+	}
+	k := e.Key
+	if k.Type == verifier.KeyPublic || !k.Permissions.Allows(verifier.PermSign) {
+		return h.deny(w, r, http.StatusForbidden, codeForbidden, "revoking needs a secret key with the sign or admin permission", "permission")
+	}
+	var req revokeRequest
+	if err := decodeSignBody(w, r, &req); err != nil {
+		return h.badRequest(w, r, err)
+	}
+	rev, claims, err := h.app.revocationFor(req, now)
+	if err != nil {
+		return h.badRequest(w, r, err)
+	}
+	if !k.Permissions.Allows(verifier.PermAdmin) {
+		own := (claims != nil && claims.KeyID == k.ID) || (req.KeyID != "" && req.KeyID == k.ID) || (rev == nil && req.URL != "")
+		if !own {
+			return h.deny(w, r, http.StatusForbidden, codeForbidden, "a sign key may revoke only the URLs it issued; use an admin key", "permission")
+		}
+	}
+	return h.app.revoke(w, r.Context(), rev, "public", k.ID)
 }
 
 func (h *Handler) badRequest(w http.ResponseWriter, r *http.Request, err error) error {

@@ -3,6 +3,7 @@ package keystore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,9 +21,10 @@ import (
 )
 
 var (
-	bucketKeys    = []byte("keys")    // key id -> JSON record
-	bucketDigests = []byte("digests") // digest -> key id
-	bucketSecrets = []byte("secrets") // "generated" -> JSON secret
+	bucketKeys    = []byte("keys")        // key id -> JSON record
+	bucketDigests = []byte("digests")     // digest -> key id
+	bucketSecrets = []byte("secrets")     // "generated" -> JSON secret
+	bucketRevs    = []byte("revocations") // Revocation.Ident() -> expires_at, unix ns, big-endian
 	secretName    = []byte("generated")
 )
 
@@ -52,7 +54,7 @@ func OpenBolt(path string, timeout time.Duration) (*BoltStore, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketKeys, bucketDigests, bucketSecrets} {
+		for _, b := range [][]byte{bucketKeys, bucketDigests, bucketSecrets, bucketRevs} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -309,6 +311,64 @@ func (s *BoltStore) Secret(_ context.Context, generate func() (Secret, error)) (
 		return b.Put(secretName, v)
 	})
 	return sec, unavailable(err)
+}
+
+// Revoke implements Store.
+func (s *BoltStore) Revoke(_ context.Context, r Revocation) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	ident := []byte(r.Ident())
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRevs)
+		if v := b.Get(ident); len(v) == 8 && int64(binary.BigEndian.Uint64(v)) >= r.ExpiresAt.UnixNano() {
+			return nil
+		}
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], uint64(r.ExpiresAt.UnixNano()))
+		return b.Put(ident, v[:])
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	s.notify(Change{Kind: RevocationAdded, Revocation: &r})
+	return nil
+}
+
+// ListRevocations implements Store. It also deletes the records that have
+// stopped mattering by the real clock (never by the caller's now, which may
+// lie in the future).
+func (s *BoltStore) ListRevocations(_ context.Context, now time.Time) ([]Revocation, error) {
+	var out []Revocation
+	wall := time.Now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRevs).Cursor()
+		for k, v := c.First(); k != nil; {
+			exp := time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+			if !exp.After(wall) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				k, v = c.Seek(k) // Delete moves the cursor; re-seek
+				continue
+			}
+			if exp.After(now) {
+				r, err := ParseIdent(string(k), exp)
+				if err != nil {
+					return err
+				}
+				out = append(out, r)
+			}
+			k, v = c.Next()
+		}
+		return nil
+	})
+	return out, unavailable(err)
+}
+
+// Ping implements Store: the embedded store answers while it is open.
+func (s *BoltStore) Ping(context.Context) error {
+	return unavailable(s.db.View(func(*bolt.Tx) error { return nil }))
 }
 
 // Subscribe implements Store. The embedded store serves one instance, so

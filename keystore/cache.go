@@ -74,6 +74,9 @@ type CacheOptions struct {
 	// ResyncInterval is how often the whole view is reloaded from the
 	// store, to repair change messages that were lost. Zero disables it.
 	ResyncInterval time.Duration
+	// HealthInterval is how often the store is pinged to track staleness
+	// (see Stale). Default: 1s.
+	HealthInterval time.Duration
 	// Derive, if set, computes Entry.Any for each new entry.
 	Derive func(*Key) any
 	// OnError is told about failures of background work (resync, flush).
@@ -89,6 +92,12 @@ type Cache struct {
 	store Store
 	opts  CacheOptions
 	view  atomic.Pointer[view]
+	revs  atomic.Pointer[revView]
+
+	// lastOK is when the store last answered and the view was known to be
+	// complete (unix ns): pings refresh it, except after an outage, until a
+	// full resync has caught up with what the feed missed.
+	lastOK atomic.Int64
 
 	mu      sync.Mutex           // serialises changes to the view
 	seq     uint64               // counts applied changes (under mu)
@@ -113,12 +122,14 @@ func NewCache(ctx context.Context, store Store, opts CacheOptions) (*Cache, erro
 		resync:  make(chan struct{}, 1),
 	}
 	c.view.Store(&view{byDigest: map[verifier.Digest]*Entry{}, byID: map[string]*Entry{}})
+	c.revs.Store(newRevView())
 	c.cancelFeed = store.Subscribe(c.apply)
 	if err := c.Resync(ctx); err != nil {
 		c.cancelFeed()
 		return nil, err
 	}
 	c.resyncLoop()
+	c.healthLoop()
 	if opts.LastUsedInterval > 0 {
 		c.every(opts.LastUsedInterval, "flush last-used", c.FlushLastUsed)
 	}
@@ -158,6 +169,69 @@ func (c *Cache) resyncLoop() {
 			}
 		}
 	}()
+}
+
+// healthLoop pings the store. While it answers, the view is fresh; after it
+// stopped answering, the view is fresh again only once a resync succeeded
+// (the change feed may have lost messages meanwhile).
+func (c *Cache) healthLoop() {
+	every := c.opts.HealthInterval
+	if every <= 0 {
+		every = time.Second
+	}
+	failing := false
+	c.every(every, "health check", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), every)
+		defer cancel()
+		err := c.store.Ping(ctx)
+		if err == nil && failing {
+			rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err = c.Resync(rctx) // refreshes lastOK on success
+			rcancel()
+		}
+		wasFailing := failing
+		failing = err != nil
+		switch {
+		case err == nil:
+			c.lastOK.Store(time.Now().UnixNano())
+		case !wasFailing:
+			return err // report the start of an outage once
+		}
+		return nil
+	})
+}
+
+// Stale reports whether the store has not answered (or the view has not
+// caught up after an outage) for longer than maxStaleness. Zero means
+// never stale. It is one atomic load: cheap enough for every request.
+func (c *Cache) Stale(now time.Time, maxStaleness time.Duration) bool {
+	return maxStaleness > 0 && now.UnixNano()-c.lastOK.Load() > int64(maxStaleness)
+}
+
+// LastOK returns when the store last answered with the view complete.
+func (c *Cache) LastOK() time.Time { return time.Unix(0, c.lastOK.Load()) }
+
+// Revoked says why a signed URL with claims cl, requested for path, is
+// revoked, or returns "". It is lock-free and does not allocate.
+func (c *Cache) Revoked(cl *verifier.Claims, path string, now time.Time) string {
+	return c.revs.Load().revoked(cl, path, now.Unix())
+}
+
+// Revocations returns the unexpired revocations this instance enforces.
+func (c *Cache) Revocations(now time.Time) []Revocation {
+	return c.revs.Load().records(now.Unix())
+}
+
+// RevocationCount returns the number of revocation records in the view.
+func (c *Cache) RevocationCount() int { return c.revs.Load().len() }
+
+// Revoke stores r and enforces it at once.
+func (c *Cache) Revoke(ctx context.Context, r Revocation) error {
+	if err := c.store.Revoke(ctx, r); err != nil {
+		return err
+	}
+	c.apply(Change{Kind: RevocationAdded, Revocation: &r})
+	return nil
 }
 
 func (c *Cache) every(d time.Duration, op string, fn func() error) {
@@ -228,8 +302,13 @@ func (c *Cache) Resync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	revs, err := c.store.ListRevocations(ctx, time.Now())
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.revs.Store(c.revs.Load().union(revs, time.Now().Unix()))
 	old := c.view.Load()
 	v := &view{
 		byDigest: make(map[verifier.Digest]*Entry, len(keys)),
@@ -261,6 +340,7 @@ func (c *Cache) Resync(ctx context.Context) error {
 		}
 	}
 	c.view.Store(v)
+	c.lastOK.Store(time.Now().UnixNano())
 	return nil
 }
 
@@ -298,6 +378,10 @@ func (c *Cache) apply(ch Change) {
 		v.byDigest[k.Digest] = e
 		v.byID[k.ID] = e
 		c.view.Store(v)
+	case RevocationAdded:
+		if ch.Revocation != nil {
+			c.revs.Store(c.revs.Load().with(*ch.Revocation, time.Now().Unix()))
+		}
 	case KeyDeleted:
 		c.deleted[ch.ID] = tombstone{seq: c.seq, at: time.Now()}
 		prev := old.byID[ch.ID]

@@ -3,6 +3,8 @@ package keystore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -705,5 +707,243 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		check("UpdateKey's result")
 		mutate(inFn)
 		check("UpdateKey's fn argument")
+	})
+
+	t.Run("Ping", func(t *testing.T) {
+		s := open(t)
+		if err := s.Ping(ctx); err != nil {
+			t.Errorf("Ping on a healthy store: %v", err)
+		}
+	})
+
+	confRevocations(t, open)
+}
+
+// confURLID returns a fresh signed-URL id.
+func confURLID(t testing.TB) string {
+	t.Helper()
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// confRevs returns one valid revocation of each kind, expiring at exp.
+// Before is in whole seconds, as stores keep it.
+func confRevs(t testing.TB, before, exp time.Time) []Revocation {
+	t.Helper()
+	keyID, err := NewKeyID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = before.Truncate(time.Second).UTC()
+	return []Revocation{
+		{Kind: RevokeURL, Target: confURLID(t), ExpiresAt: exp},
+		{Kind: RevokeKey, Target: keyID, Before: before, ExpiresAt: exp},
+		{Kind: RevokePrefix, Target: "/alice/reports/", Before: before, ExpiresAt: exp},
+	}
+}
+
+// confRevIndex maps the records of a ListRevocations answer by ident,
+// failing the test on duplicates.
+func confRevIndex(t testing.TB, list []Revocation) map[string]Revocation {
+	t.Helper()
+	m := make(map[string]Revocation, len(list))
+	for _, r := range list {
+		if _, dup := m[r.Ident()]; dup {
+			t.Errorf("ListRevocations returned %s twice", r.Ident())
+		}
+		m[r.Ident()] = r
+	}
+	return m
+}
+
+// confRevDiff describes how two revocations differ, or returns "".
+func confRevDiff(got, want Revocation) string {
+	switch {
+	case got.Kind != want.Kind || got.Target != want.Target:
+		return fmt.Sprintf("%s %q, want %s %q", got.Kind, got.Target, want.Kind, want.Target)
+	case !got.Before.Equal(want.Before):
+		return fmt.Sprintf("Before %v, want %v", got.Before, want.Before)
+	case !got.ExpiresAt.Equal(want.ExpiresAt):
+		return fmt.Sprintf("ExpiresAt %v, want %v", got.ExpiresAt, want.ExpiresAt)
+	}
+	return ""
+}
+
+// confRevocations is the revocation part of the store contract. Times are
+// relative to the clock (whole seconds): stores may drop records whose
+// expiry has passed by the clock, whatever now ListRevocations is given.
+func confRevocations(t *testing.T, open func(t *testing.T) Store) {
+	ctx := context.Background()
+
+	t.Run("RevokeAndList", func(t *testing.T) {
+		s := open(t)
+		now := time.Now().Truncate(time.Second)
+		early := confRevs(t, now.Add(-time.Minute), now.Add(time.Hour))
+		late := confRevs(t, now.Add(-2*time.Minute), now.Add(2*time.Hour))
+		for _, r := range append(slices.Clone(early), late...) {
+			if err := s.Revoke(ctx, r); err != nil {
+				t.Fatalf("Revoke(%s): %v", r.Ident(), err)
+			}
+		}
+		// Ask with the earliest now first: a store may forget the
+		// records a query shows to have expired.
+		list, err := s.ListRevocations(ctx, now)
+		if err != nil {
+			t.Fatalf("ListRevocations: %v", err)
+		}
+		got := confRevIndex(t, list)
+		if len(got) != len(early)+len(late) {
+			t.Errorf("ListRevocations(now) = %d records, want %d", len(got), len(early)+len(late))
+		}
+		for _, want := range append(slices.Clone(early), late...) {
+			if d := confRevDiff(got[want.Ident()], want); d != "" {
+				t.Errorf("ListRevocations: %s: %s", want.Ident(), d)
+			}
+		}
+		// A record whose ExpiresAt is now (or before) no longer counts.
+		list, err = s.ListRevocations(ctx, now.Add(time.Hour))
+		if err != nil {
+			t.Fatalf("ListRevocations: %v", err)
+		}
+		got = confRevIndex(t, list)
+		if len(got) != len(late) {
+			t.Errorf("ListRevocations(first expiry) = %d records, want the %d later ones", len(got), len(late))
+		}
+		for _, want := range late {
+			if d := confRevDiff(got[want.Ident()], want); d != "" {
+				t.Errorf("ListRevocations(first expiry): %s: %s", want.Ident(), d)
+			}
+		}
+		if list, err := s.ListRevocations(ctx, now.Add(2*time.Hour)); err != nil || len(list) != 0 {
+			t.Errorf("ListRevocations(last expiry) = %v, %v; want none", list, err)
+		}
+	})
+
+	t.Run("RevokeExpired", func(t *testing.T) {
+		s := open(t)
+		now := time.Now().Truncate(time.Second)
+		past := confRevs(t, now.Add(-2*time.Hour), now.Add(-time.Hour))[0]
+		if err := s.Revoke(ctx, past); err != nil {
+			t.Fatalf("Revoke(already expired): %v", err)
+		}
+		if list, err := s.ListRevocations(ctx, now); err != nil || len(list) != 0 {
+			t.Errorf("ListRevocations = %v, %v; want no expired record", list, err)
+		}
+	})
+
+	t.Run("RevokeKeepsLaterExpiry", func(t *testing.T) {
+		s := open(t)
+		now := time.Now().Truncate(time.Second)
+		for _, r := range confRevs(t, now.Add(-time.Minute), now.Add(2*time.Hour)) {
+			steps := []struct {
+				exp  time.Time
+				want time.Time
+			}{
+				{now.Add(2 * time.Hour), now.Add(2 * time.Hour)},
+				{now.Add(time.Hour), now.Add(2 * time.Hour)}, // earlier: kept the later
+				{now.Add(2 * time.Hour), now.Add(2 * time.Hour)},
+				{now.Add(3 * time.Hour), now.Add(3 * time.Hour)}, // later: extended
+			}
+			for i, st := range steps {
+				r.ExpiresAt = st.exp
+				if err := s.Revoke(ctx, r); err != nil {
+					t.Fatalf("Revoke #%d: %v", i, err)
+				}
+				list, err := s.ListRevocations(ctx, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var found []Revocation
+				for _, got := range list {
+					if got.Ident() == r.Ident() {
+						found = append(found, got)
+					}
+				}
+				if len(found) != 1 || !found[0].ExpiresAt.Equal(st.want) {
+					t.Errorf("%s after Revoke #%d: records %v, want one expiring at %v", r.Kind, i, found, st.want)
+				}
+			}
+		}
+	})
+
+	t.Run("RevokeInvalid", func(t *testing.T) {
+		s := open(t)
+		feed, cancel := confSubscribe(s)
+		defer cancel()
+		now := time.Now().Truncate(time.Second)
+		exp := now.Add(time.Hour)
+		keyID, err := NewKeyID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := map[string]Revocation{
+			"unknown kind":         {Kind: "user", Target: "alice", Before: now, ExpiresAt: exp},
+			"empty kind":           {Target: confURLID(t), ExpiresAt: exp},
+			"short url id":         {Kind: RevokeURL, Target: "abc", ExpiresAt: exp},
+			"url id not base64url": {Kind: RevokeURL, Target: strings.Repeat("*", verifier.URLIDLen), ExpiresAt: exp},
+			"url with before":      {Kind: RevokeURL, Target: confURLID(t), Before: now, ExpiresAt: exp},
+			"url without expiry":   {Kind: RevokeURL, Target: confURLID(t)},
+			"key without before":   {Kind: RevokeKey, Target: keyID, ExpiresAt: exp},
+			"key id malformed":     {Kind: RevokeKey, Target: "key_UPPER", Before: now, ExpiresAt: exp},
+			"prefix not clean":     {Kind: RevokePrefix, Target: "/a/../b/", Before: now, ExpiresAt: exp},
+			"prefix relative":      {Kind: RevokePrefix, Target: "alice/", Before: now, ExpiresAt: exp},
+			"prefix no before":     {Kind: RevokePrefix, Target: "/alice/", ExpiresAt: exp},
+		}
+		for name, r := range bad {
+			err := s.Revoke(ctx, r)
+			if err == nil {
+				t.Errorf("Revoke(%s) succeeded", name)
+				continue
+			}
+			if errors.Is(err, ErrUnavailable) {
+				t.Errorf("Revoke(%s) = %v: a bad record is not a backend failure", name, err)
+			}
+		}
+		if list, err := s.ListRevocations(ctx, now); err != nil || len(list) != 0 {
+			t.Errorf("ListRevocations after invalid revocations = %v, %v; want none", list, err)
+		}
+		// Rejected records are not changes: the first message is the
+		// valid revocation made after them.
+		good := confRevs(t, now, exp)[0]
+		if err := s.Revoke(ctx, good); err != nil {
+			t.Fatal(err)
+		}
+		if c := feed.next(t); c.Kind != RevocationAdded || c.Revocation == nil || c.Revocation.Ident() != good.Ident() {
+			t.Errorf("first change = %+v, want RevocationAdded of the valid record", c)
+		}
+	})
+
+	t.Run("RevokeNotifies", func(t *testing.T) {
+		s := open(t)
+		feed, cancel := confSubscribe(s)
+		defer cancel()
+		now := time.Now().Truncate(time.Second)
+		revs := confRevs(t, now.Add(-time.Minute), now.Add(time.Hour))
+		for _, r := range revs {
+			if err := s.Revoke(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			c := feed.next(t)
+			if c.Kind != RevocationAdded || c.Revocation == nil {
+				t.Fatalf("Revoke(%s): change = %+v, want RevocationAdded", r.Ident(), c)
+			}
+			if d := confRevDiff(*c.Revocation, r); d != "" {
+				t.Errorf("Revoke(%s): change record: %s", r.Ident(), d)
+			}
+		}
+		// Storing a revocation again is announced again (the store may
+		// carry the expiry it kept, never an earlier one than asked).
+		again := revs[0]
+		again.ExpiresAt = now.Add(2 * time.Hour)
+		if err := s.Revoke(ctx, again); err != nil {
+			t.Fatal(err)
+		}
+		if c := feed.next(t); c.Kind != RevocationAdded || c.Revocation == nil ||
+			c.Revocation.Ident() != again.Ident() || c.Revocation.ExpiresAt.Before(again.ExpiresAt) {
+			t.Errorf("extended revocation: change = %+v, want RevocationAdded expiring at %v", c, again.ExpiresAt)
+		}
 	})
 }

@@ -107,11 +107,14 @@ const (
 	KeyDeleted
 	// Resync: changes may have been missed; reload everything.
 	Resync
+	// RevocationAdded: Change.Revocation was stored.
+	RevocationAdded
 )
 
 // Change is one message of a store's change feed.
 type Change struct {
-	Kind ChangeKind
-	Key  *Key
-	ID   string
+	Kind       ChangeKind
+	Key        *Key
+	ID         string
+	Revocation *Revocation
 }

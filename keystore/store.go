@@ -39,6 +39,17 @@ type Store interface {
 	// store, even when several instances race to do it.
 	Secret(ctx context.Context, generate func() (Secret, error)) (Secret, error)
 
+	// Revoke stores a revocation until r.ExpiresAt and tells subscribers
+	// (RevocationAdded). Storing the same revocation again (same Ident)
+	// keeps the later ExpiresAt.
+	Revoke(ctx context.Context, r Revocation) error
+	// ListRevocations returns the revocations whose ExpiresAt is after
+	// now, in no particular order.
+	ListRevocations(ctx context.Context, now time.Time) ([]Revocation, error)
+
+	// Ping reports whether the backend answers (nil) or not.
+	Ping(ctx context.Context) error
+
 	// Subscribe calls fn for every change made to the store, including
 	// changes made by other instances sharing it, until cancel is called.
 	// Calls are sequential. A Resync change means messages may have

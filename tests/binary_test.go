@@ -26,6 +26,13 @@ type instance struct {
 // newInstance writes a Caddyfile that keeps its embedded store in dir.
 func newInstance(t *testing.T, dir string) *instance {
 	t.Helper()
+	return newInstanceWith(t, dir, "store file "+filepath.Join(dir, "signet.db"))
+}
+
+// newInstanceWith writes a Caddyfile whose global signet block holds
+// globalOpts (one option per line).
+func newInstanceWith(t *testing.T, dir, globalOpts string) *instance {
+	t.Helper()
 	in := &instance{
 		t:     t,
 		bin:   caddyBinary(t),
@@ -39,7 +46,7 @@ func newInstance(t *testing.T, dir string) *instance {
 	http_port %d
 	persist_config off
 	signet {
-		store file %s
+		%s
 	}
 }
 :%d {
@@ -48,7 +55,7 @@ func newInstance(t *testing.T, dir string) *instance {
 	signet
 	file_server
 }
-`, in.admin, sitePort, filepath.Join(dir, "signet.db"), sitePort, filesDir(t))
+`, in.admin, sitePort, strings.ReplaceAll(globalOpts, "\n", "\n\t\t"), sitePort, filesDir(t))
 	if err := os.WriteFile(in.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -244,3 +244,12 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+func mustRequest(t testing.TB, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}

@@ -309,7 +309,7 @@ func TestCaddyfileErrors(t *testing.T) {
 	cases := map[string]struct{ global, directive, want string }{
 		"unknown global option": {"colour blue", "", `unrecognized signet option \"colour\"`},
 		"bad duration":          {"last_used_interval soon", "", `last_used_interval: bad duration \"soon\"`},
-		"redis not yet":         {"store redis redis://127.0.0.1:6379", "", "store redis: not supported yet"},
+		"redis unreachable":     {"store redis redis://127.0.0.1:1", "", "store redis: cannot reach Redis"},
 		"unknown site option":   {"", "colour blue", `unrecognized signet option \"colour\", at Caddyfile:10`},
 		"bad scope":             {"", "public ../secret", `public: bad path prefix \"../secret\"`},
 		"short secret":          {"signing_secret k1 tooshort", "", "must be at least 32 bytes"},

@@ -1,0 +1,866 @@
+package keystore
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/caddy-signet/signet/verifier"
+)
+
+// DefaultRedisNamespace is the namespace a RedisStore uses when given none.
+const DefaultRedisNamespace = "signet"
+
+// Tuning of the change feed. Variables, not constants, so tests may
+// shorten them.
+var (
+	// redisSubscribeWait bounds how long Subscribe waits for Redis to
+	// confirm the subscription. It returns earlier if Redis is down.
+	redisSubscribeWait = 5 * time.Second
+	// redisFeedHealth is how long the feed may be silent before it pings
+	// the server; a second silent period after a ping means the
+	// connection is dead and it is replaced.
+	redisFeedHealth = 15 * time.Second
+	// redisFeedBackoffMin and Max bound the pause between reconnection
+	// attempts, which doubles after each failure.
+	redisFeedBackoffMin = 50 * time.Millisecond
+	redisFeedBackoffMax = time.Second
+)
+
+// redisUpdateAttempts bounds the optimistic retries of UpdateKey.
+const redisUpdateAttempts = 100
+
+// RedisStore is the shared Store: every instance that points at the same
+// Redis (single node, Sentinel or Cluster, through a redis.UniversalClient)
+// and namespace sees the same keys, secret and revocations, and receives
+// everyone's changes through Redis pub/sub.
+//
+// Layout, for namespace ns (default "signet"). Every key carries the hash
+// tag {ns}, so Redis Cluster puts them in one slot and the multi-key
+// scripts below may touch them together:
+//
+//	{ns}:keys         HASH   key id -> JSON record (with the digest, hex)
+//	{ns}:digests      HASH   digest hex -> key id
+//	{ns}:lastused     HASH   key id -> unix seconds (only ever raised)
+//	{ns}:secret       STRING JSON of the generated signing secret
+//	{ns}:revocations  ZSET   Revocation.Ident() scored by ExpiresAt (unix ms);
+//	                         the key expires with its latest record
+//	{ns}:changes      pub/sub channel of the change feed
+//
+// Writes are single Lua scripts (create, delete, touch, revoke) or an
+// optimistic WATCH/MULTI transaction (update), and each publishes its change
+// message in the same script or transaction, so a write is never stored
+// without its message being published. Pub/sub still loses messages
+// (a subscriber that is disconnected at the time misses them): the feed
+// then reports a Resync when it reconnects, and the cache's periodic
+// resync repairs anything else.
+//
+// A write whose reply is lost (the connection breaks after Redis ran it)
+// is reported as ErrUnavailable although it happened, and go-redis may
+// retry it on a new connection: a retried CreateKey then reports ErrExists
+// and a retried DeleteKey ErrNotFound. Callers that retry should read the
+// key back.
+//
+// Revocations need Redis 6.2 or later (ZADD GT).
+type RedisStore struct {
+	client redis.UniversalClient
+
+	kKeys, kDigests, kLastUsed, kSecret, kRevs, channel string
+
+	closed atomic.Bool
+	mu     sync.Mutex // guards subs and next
+	subs   map[int]*redisSub
+	next   int
+}
+
+// NewRedisStore returns a store kept in Redis through client, under
+// namespace (DefaultRedisNamespace if empty). The store takes ownership of
+// the client: Close closes it. It does not contact Redis; use Ping to check
+// that it answers.
+func NewRedisStore(client redis.UniversalClient, namespace string) *RedisStore {
+	if namespace == "" {
+		namespace = DefaultRedisNamespace
+	}
+	p := "{" + namespace + "}:"
+	return &RedisStore{
+		client:    client,
+		kKeys:     p + "keys",
+		kDigests:  p + "digests",
+		kLastUsed: p + "lastused",
+		kSecret:   p + "secret",
+		kRevs:     p + "revocations",
+		channel:   p + "changes",
+		subs:      make(map[int]*redisSub),
+	}
+}
+
+// unavailable maps a Redis or network error to the store's errors.
+func (s *RedisStore) unavailable(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, redis.ErrClosed) || s.closed.Load():
+		return ErrClosed
+	default:
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+}
+
+func (s *RedisStore) checkOpen() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// The change messages published on the channel.
+const (
+	redisMsgKeyPut          = "key_put"
+	redisMsgKeyDeleted      = "key_deleted"
+	redisMsgRevocationAdded = "revocation_added"
+)
+
+type redisMessage struct {
+	Kind string `json:"kind"`
+	// Key is the full record (bolt's record shape: the key with its
+	// digest, and its last-used time) for key_put.
+	Key json.RawMessage `json:"key,omitempty"`
+	// ID is the deleted key's id for key_deleted.
+	ID string `json:"id,omitempty"`
+	// Ident and ExpiresMs are the stored revocation (its identity and
+	// the expiry kept, unix ms) for revocation_added.
+	Ident     string `json:"ident,omitempty"`
+	ExpiresMs string `json:"expires_ms,omitempty"`
+}
+
+// encodeStored is the record as kept in {ns}:keys: last-used times live in
+// {ns}:lastused, so touching a key never rewrites (or races with) its
+// record.
+func encodeStored(k *Key) ([]byte, error) {
+	c := *k
+	c.LastUsedAt = nil
+	return encodeKey(&c)
+}
+
+// putMessage is the key_put message for k (LastUsedAt included).
+func putMessage(k *Key) ([]byte, error) {
+	rec, err := encodeKey(k)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(redisMessage{Kind: redisMsgKeyPut, Key: rec})
+}
+
+// decodeStored decodes a record and merges its last-used time (unix
+// seconds; "" for none).
+func decodeStored(rec, lastUsed string) (*Key, error) {
+	k, err := decodeKey([]byte(rec))
+	if err != nil {
+		return nil, err
+	}
+	k.LastUsedAt = nil
+	if lastUsed != "" {
+		if sec, err := strconv.ParseInt(lastUsed, 10, 64); err == nil {
+			t := time.Unix(sec, 0).UTC()
+			k.LastUsedAt = &t
+		}
+	}
+	return k, nil
+}
+
+// optString returns a reply that may be nil (a missing field) as "".
+func optString(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// CreateKey: KEYS keys, digests, lastused; ARGV id, digest hex, record,
+// last used ("" for none), channel, message. Returns 1, or 0 if the id or
+// the digest exists.
+var redisCreateKey = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 or redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+else
+  redis.call('HDEL', KEYS[3], ARGV[1])
+end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+`)
+
+// CreateKey implements Store.
+func (s *RedisStore) CreateKey(ctx context.Context, k *Key) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	k.Rev = 1
+	rec, err := encodeStored(k)
+	if err != nil {
+		return err
+	}
+	msg, err := putMessage(k)
+	if err != nil {
+		return err
+	}
+	var lastUsed string
+	if k.LastUsedAt != nil {
+		lastUsed = strconv.FormatInt(k.LastUsedAt.Unix(), 10)
+	}
+	n, err := redisCreateKey.Run(ctx, s.client,
+		[]string{s.kKeys, s.kDigests, s.kLastUsed},
+		k.ID, hex.EncodeToString(k.Digest[:]), rec, lastUsed, s.channel, msg).Int()
+	if err != nil {
+		return s.unavailable(err)
+	}
+	if n == 0 {
+		return ErrExists
+	}
+	return nil
+}
+
+// GetKey implements Store.
+func (s *RedisStore) GetKey(ctx context.Context, id string) (*Key, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	var rec, lu *redis.StringCmd
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		rec = p.HGet(ctx, s.kKeys, id)
+		lu = p.HGet(ctx, s.kLastUsed, id)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, s.unavailable(err)
+	}
+	if errors.Is(rec.Err(), redis.Nil) {
+		return nil, ErrNotFound
+	}
+	k, err := decodeStored(rec.Val(), lu.Val())
+	if err != nil {
+		return nil, s.unavailable(err)
+	}
+	return k, nil
+}
+
+// GetKeyByDigest: KEYS keys, digests, lastused; ARGV digest hex. Returns
+// nil, or {record, last used or nil}.
+var redisGetByDigest = redis.NewScript(`
+local id = redis.call('HGET', KEYS[2], ARGV[1])
+if not id then return false end
+local rec = redis.call('HGET', KEYS[1], id)
+if not rec then return false end
+return {rec, redis.call('HGET', KEYS[3], id)}
+`)
+
+// GetKeyByDigest implements Store.
+func (s *RedisStore) GetKeyByDigest(ctx context.Context, d verifier.Digest) (*Key, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	v, err := redisGetByDigest.Run(ctx, s.client,
+		[]string{s.kKeys, s.kDigests, s.kLastUsed}, hex.EncodeToString(d[:])).Slice()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, s.unavailable(err)
+	}
+	if len(v) != 2 {
+		return nil, s.unavailable(fmt.Errorf("unexpected reply %v", v))
+	}
+	k, err := decodeStored(optString(v[0]), optString(v[1]))
+	if err != nil {
+		return nil, s.unavailable(err)
+	}
+	return k, nil
+}
+
+// ListKeys implements Store.
+func (s *RedisStore) ListKeys(ctx context.Context) ([]*Key, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	var recs, lus *redis.MapStringStringCmd
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		recs = p.HGetAll(ctx, s.kKeys)
+		lus = p.HGetAll(ctx, s.kLastUsed)
+		return nil
+	})
+	if err != nil {
+		return nil, s.unavailable(err)
+	}
+	lastUsed := lus.Val()
+	out := make([]*Key, 0, len(recs.Val()))
+	for id, rec := range recs.Val() {
+		k, err := decodeStored(rec, lastUsed[id])
+		if err != nil {
+			return nil, s.unavailable(err)
+		}
+		out = append(out, k)
+	}
+	SortKeys(out)
+	return out, nil
+}
+
+// UpdateKey implements Store. It is optimistic: the keys hash is WATCHed,
+// fn runs on a fresh copy of the record, and the write is retried if
+// anything changed the hash in between, so fn may run more than once.
+// LastUsedAt is not part of the update (only TouchKeys changes it): the
+// result carries the stored value.
+func (s *RedisStore) UpdateKey(ctx context.Context, id string, fn func(*Key) error) (*Key, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	for range redisUpdateAttempts {
+		var (
+			updated *Key
+			fnErr   error
+		)
+		err := s.client.Watch(ctx, func(tx *redis.Tx) error {
+			rec, err := tx.HGet(ctx, s.kKeys, id).Result()
+			if errors.Is(err, redis.Nil) {
+				return ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			lu, err := tx.HGet(ctx, s.kLastUsed, id).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			k, err := decodeStored(rec, lu)
+			if err != nil {
+				return err
+			}
+			rev, digest, lastUsed := k.Rev, k.Digest, k.LastUsedAt
+			if fnErr = fn(k); fnErr != nil {
+				return fnErr
+			}
+			k = k.Clone() // fn may keep its argument
+			k.ID, k.Digest, k.Rev, k.LastUsedAt = id, digest, rev+1, lastUsed
+			stored, err := encodeStored(k)
+			if err != nil {
+				return err
+			}
+			msg, err := putMessage(k)
+			if err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.HSet(ctx, s.kKeys, id, stored)
+				p.Publish(ctx, s.channel, msg)
+				return nil
+			})
+			if err == nil {
+				updated = k
+			}
+			return err
+		}, s.kKeys)
+		switch {
+		case fnErr != nil:
+			return nil, fnErr
+		case errors.Is(err, ErrNotFound):
+			return nil, ErrNotFound
+		case errors.Is(err, redis.TxFailedErr):
+			if ctx.Err() != nil {
+				return nil, s.unavailable(ctx.Err())
+			}
+			continue // someone else wrote: read again
+		case err != nil:
+			return nil, s.unavailable(err)
+		}
+		return updated, nil
+	}
+	return nil, fmt.Errorf("%w: updating %s: too many concurrent writes", ErrUnavailable, id)
+}
+
+// DeleteKey: KEYS keys, digests, lastused; ARGV id, channel, message.
+// Returns nil, or {record, last used or nil}. The digest index entry is
+// removed only if it points at this key.
+var redisDeleteKey = redis.NewScript(`
+local rec = redis.call('HGET', KEYS[1], ARGV[1])
+if not rec then return false end
+local lu = redis.call('HGET', KEYS[3], ARGV[1])
+local ok, r = pcall(cjson.decode, rec)
+if ok and type(r) == 'table' and type(r.digest) == 'string' and redis.call('HGET', KEYS[2], r.digest) == ARGV[1] then
+  redis.call('HDEL', KEYS[2], r.digest)
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return {rec, lu}
+`)
+
+// DeleteKey implements Store.
+func (s *RedisStore) DeleteKey(ctx context.Context, id string) (*Key, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	msg, err := json.Marshal(redisMessage{Kind: redisMsgKeyDeleted, ID: id})
+	if err != nil {
+		return nil, err
+	}
+	v, err := redisDeleteKey.Run(ctx, s.client,
+		[]string{s.kKeys, s.kDigests, s.kLastUsed}, id, s.channel, msg).Slice()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, s.unavailable(err)
+	}
+	if len(v) != 2 {
+		return nil, s.unavailable(fmt.Errorf("unexpected reply %v", v))
+	}
+	k, err := decodeStored(optString(v[0]), optString(v[1]))
+	if err != nil {
+		// Deleted all the same; the record was unreadable.
+		return nil, s.unavailable(err)
+	}
+	return k, nil
+}
+
+// TouchKeys: KEYS keys, lastused; ARGV id, unix seconds, id, seconds, …
+// Raises the last-used time of each existing key, never lowers it.
+var redisTouchKeys = redis.NewScript(`
+for i = 1, #ARGV, 2 do
+  local id, t = ARGV[i], tonumber(ARGV[i + 1])
+  if t and redis.call('HEXISTS', KEYS[1], id) == 1 then
+    local cur = tonumber(redis.call('HGET', KEYS[2], id) or '0') or 0
+    if t > cur then
+      redis.call('HSET', KEYS[2], id, ARGV[i + 1])
+    end
+  end
+end
+return 0
+`)
+
+// TouchKeys implements Store. Times are kept in whole seconds.
+func (s *RedisStore) TouchKeys(ctx context.Context, lastUsed map[string]time.Time) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if len(lastUsed) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(lastUsed))
+	for id, t := range lastUsed {
+		args = append(args, id, strconv.FormatInt(t.Unix(), 10))
+	}
+	return s.unavailable(redisTouchKeys.Run(ctx, s.client, []string{s.kKeys, s.kLastUsed}, args...).Err())
+}
+
+// Secret implements Store. The first instance to store a secret (SET NX)
+// wins; everyone returns what is stored.
+func (s *RedisStore) Secret(ctx context.Context, generate func() (Secret, error)) (Secret, error) {
+	if err := s.checkOpen(); err != nil {
+		return Secret{}, err
+	}
+	sec, err := s.getSecret(ctx)
+	if !errors.Is(err, ErrNotFound) {
+		return sec, err
+	}
+	gen, err := generate()
+	if err != nil {
+		return Secret{}, fmt.Errorf("generating the signing secret: %w", err)
+	}
+	b, err := json.Marshal(gen)
+	if err != nil {
+		return Secret{}, err
+	}
+	if err := s.client.SetNX(ctx, s.kSecret, b, 0).Err(); err != nil {
+		return Secret{}, s.unavailable(err)
+	}
+	sec, err = s.getSecret(ctx) // ours, or the one that won the race
+	if errors.Is(err, ErrNotFound) {
+		return Secret{}, s.unavailable(errors.New("the stored secret vanished"))
+	}
+	return sec, err
+}
+
+func (s *RedisStore) getSecret(ctx context.Context) (Secret, error) {
+	b, err := s.client.Get(ctx, s.kSecret).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Secret{}, ErrNotFound
+	}
+	if err != nil {
+		return Secret{}, s.unavailable(err)
+	}
+	var sec Secret
+	if err := json.Unmarshal(b, &sec); err != nil {
+		return Secret{}, s.unavailable(fmt.Errorf("stored secret: %v", err))
+	}
+	return sec, nil
+}
+
+// Revoke: KEYS revocations; ARGV ident, expires (unix ms), now (unix ms),
+// channel. Keeps the later expiry of the ident (ZADD GT), drops the
+// records that have expired, makes the key expire with its latest record
+// and publishes the record as stored. Returns the stored expiry.
+var redisRevoke = redis.NewScript(`
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #top == 2 then
+  redis.call('PEXPIREAT', KEYS[1], top[2])
+end
+redis.call('PUBLISH', ARGV[4], cjson.encode({kind = 'revocation_added', ident = ARGV[1], expires_ms = score}))
+return score
+`)
+
+// revExpiryMs is r's expiry in unix ms, rounded up: a record is never
+// forgotten before its time.
+func revExpiryMs(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.Sub(time.UnixMilli(ms)) > 0 {
+		ms++
+	}
+	return ms
+}
+
+// Revoke implements Store. Expiry times are kept with millisecond
+// precision (rounded up). The Redis key holding the records expires with
+// the latest of them, so once every revoked link has expired nothing is
+// left behind.
+func (s *RedisStore) Revoke(ctx context.Context, r Revocation) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	err := redisRevoke.Run(ctx, s.client, []string{s.kRevs},
+		r.Ident(), revExpiryMs(r.ExpiresAt), time.Now().UnixMilli(), s.channel).Err()
+	return s.unavailable(err)
+}
+
+// ListRevocations implements Store. It only reads: expired records are
+// dropped by Revoke and, with the whole key, by Redis's own expiry.
+func (s *RedisStore) ListRevocations(ctx context.Context, now time.Time) ([]Revocation, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	zs, err := s.client.ZRangeByScoreWithScores(ctx, s.kRevs, &redis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(now.UnixMilli(), 10),
+		Max: "+inf",
+	}).Result()
+	if err != nil {
+		return nil, s.unavailable(err)
+	}
+	out := make([]Revocation, 0, len(zs))
+	// The range starts after now's millisecond, and stored expiries are
+	// rounded up, so every record returned has ExpiresAt after now.
+	for _, z := range zs {
+		ident, _ := z.Member.(string)
+		r, err := ParseIdent(ident, time.UnixMilli(int64(z.Score)))
+		if err != nil {
+			return nil, s.unavailable(err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Ping implements Store.
+func (s *RedisStore) Ping(ctx context.Context) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	return s.unavailable(s.client.Ping(ctx).Err())
+}
+
+// redisSub is one subscription: a goroutine with its own pub/sub
+// connection.
+type redisSub struct {
+	stop     chan struct{} // closed by cancel
+	done     chan struct{} // closed when the goroutine has returned
+	settled  chan struct{} // closed at the first confirmation or failure
+	stopOnce sync.Once
+
+	mu        sync.Mutex
+	ps        *redis.PubSub // the current pub/sub; nil once stopped
+	stopped   bool
+	confirmed bool // the first confirmation arrived
+	gaveUp    bool // Subscribe returned before the first confirmation
+}
+
+// Subscribe implements Store. Each subscription has its own pub/sub
+// connection and goroutine, which calls fn for every message in order.
+// Subscribe waits (up to a few seconds) for Redis to confirm the
+// subscription, so changes made after it returns are delivered; if Redis
+// is down it returns at once and the goroutine keeps trying.
+//
+// Every time the subscription is confirmed again after a reconnection, and
+// on the first confirmation if Subscribe had already returned without it,
+// fn receives a Resync: messages published in between are lost.
+// Malformed messages are skipped.
+//
+// cancel stops the goroutine and waits for it, so no call of fn happens
+// after cancel returns; it must therefore not be called from fn.
+func (s *RedisStore) Subscribe(fn func(Change)) (cancel func()) {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return func() {}
+	}
+	sub := &redisSub{
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		settled: make(chan struct{}),
+	}
+	id := s.next
+	s.next++
+	s.subs[id] = sub
+	s.mu.Unlock()
+
+	go s.runSub(sub, fn)
+
+	timer := time.NewTimer(redisSubscribeWait)
+	select {
+	case <-sub.settled:
+	case <-sub.done:
+	case <-timer.C:
+	}
+	timer.Stop()
+	sub.mu.Lock()
+	if !sub.confirmed {
+		sub.gaveUp = true
+	}
+	sub.mu.Unlock()
+
+	return func() {
+		s.mu.Lock()
+		delete(s.subs, id)
+		s.mu.Unlock()
+		sub.cancel()
+	}
+}
+
+// cancel stops the subscription and waits for its goroutine.
+func (sub *redisSub) cancel() {
+	sub.stopOnce.Do(func() {
+		close(sub.stop)
+		sub.mu.Lock()
+		sub.stopped = true
+		if sub.ps != nil {
+			_ = sub.ps.Close() // interrupts a blocked Receive
+			sub.ps = nil
+		}
+		sub.mu.Unlock()
+	})
+	<-sub.done
+}
+
+// setPubSub installs ps as the current connection, or closes it and
+// reports false if the subscription was stopped meanwhile.
+func (sub *redisSub) setPubSub(ps *redis.PubSub) bool {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.stopped {
+		_ = ps.Close()
+		return false
+	}
+	if sub.ps != nil && sub.ps != ps {
+		_ = sub.ps.Close()
+	}
+	sub.ps = ps
+	return true
+}
+
+func (sub *redisSub) isStopped() bool {
+	select {
+	case <-sub.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleep waits for d or until the subscription stops; it reports false in
+// the latter case.
+func (sub *redisSub) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-sub.stop:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (s *RedisStore) runSub(sub *redisSub, fn func(Change)) {
+	defer close(sub.done)
+	var settleOnce sync.Once
+	settle := func() { settleOnce.Do(func() { close(sub.settled) }) }
+	defer settle()
+
+	ctx, cancelCtx := context.WithCancel(context.Background())
+	defer cancelCtx()
+	go func() {
+		select {
+		case <-sub.stop:
+			cancelCtx()
+		case <-sub.done:
+		}
+	}()
+
+	subscribe := func() (*redis.PubSub, bool) {
+		ps := s.client.Subscribe(ctx) // no I/O yet
+		if !sub.setPubSub(ps) {
+			return nil, false
+		}
+		// On failure the channel is still remembered: Receive connects
+		// and subscribes again.
+		if err := ps.Subscribe(ctx, s.channel); err != nil {
+			settle()
+		}
+		return ps, true
+	}
+	ps, ok := subscribe()
+	if !ok {
+		return
+	}
+	defer func() {
+		sub.mu.Lock()
+		if sub.ps != nil {
+			_ = sub.ps.Close()
+			sub.ps = nil
+		}
+		sub.mu.Unlock()
+	}()
+
+	deliver := func(c Change) bool {
+		if sub.isStopped() {
+			return false
+		}
+		fn(c)
+		return true
+	}
+
+	backoff := redisFeedBackoffMin
+	pinged := false
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, redisFeedHealth)
+		if sub.isStopped() {
+			return
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Silence: check the connection is alive. A ping
+				// that goes unanswered for a whole period means
+				// it is not (a half-open TCP connection never
+				// errors by itself): start a new one.
+				if pinged {
+					pinged = false
+					if ps, ok = subscribe(); !ok {
+						return
+					}
+				} else {
+					pinged = true
+					_ = ps.Ping(ctx)
+				}
+				continue
+			}
+			settle()
+			// Redis is unreachable; Receive reconnects on the next
+			// call. Pause, longer each time, until it answers.
+			if !sub.sleep(backoff) {
+				return
+			}
+			backoff = min(2*backoff, redisFeedBackoffMax)
+			continue
+		}
+		backoff = redisFeedBackoffMin
+		pinged = false
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind != "subscribe" {
+				continue
+			}
+			sub.mu.Lock()
+			resync := sub.confirmed || sub.gaveUp
+			sub.confirmed = true
+			sub.mu.Unlock()
+			settle()
+			if resync && !deliver(Change{Kind: Resync}) {
+				return
+			}
+		case *redis.Message:
+			c, ok := decodeRedisMessage(m.Payload)
+			if ok && !deliver(c) {
+				return
+			}
+		}
+	}
+}
+
+// decodeRedisMessage turns a message of the feed into a Change; ok is
+// false for a malformed message.
+func decodeRedisMessage(payload string) (c Change, ok bool) {
+	var m redisMessage
+	if err := json.Unmarshal([]byte(payload), &m); err != nil {
+		return Change{}, false
+	}
+	switch m.Kind {
+	case redisMsgKeyPut:
+		k, err := decodeKey(m.Key)
+		if err != nil || k.ID == "" {
+			return Change{}, false
+		}
+		return Change{Kind: KeyPut, Key: k}, true
+	case redisMsgKeyDeleted:
+		if m.ID == "" {
+			return Change{}, false
+		}
+		return Change{Kind: KeyDeleted, ID: m.ID}, true
+	case redisMsgRevocationAdded:
+		ms, err := strconv.ParseFloat(m.ExpiresMs, 64)
+		if err != nil || math.IsNaN(ms) || math.IsInf(ms, 0) {
+			return Change{}, false
+		}
+		r, err := ParseIdent(m.Ident, time.UnixMilli(int64(ms)))
+		if err != nil {
+			return Change{}, false
+		}
+		return Change{Kind: RevocationAdded, Revocation: &r}, true
+	}
+	return Change{}, false
+}
+
+// Close implements Store: it stops every subscription (waiting for their
+// goroutines) and closes the client. Later calls return ErrClosed.
+func (s *RedisStore) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.mu.Lock()
+	subs := make([]*redisSub, 0, len(s.subs))
+	for id, sub := range s.subs {
+		subs = append(subs, sub)
+		delete(s.subs, id)
+	}
+	s.mu.Unlock()
+	for _, sub := range subs {
+		sub.cancel()
+	}
+	return s.client.Close()
+}
+
+// Interface guard
+var _ Store = (*RedisStore)(nil)
