@@ -125,7 +125,8 @@ func (a *AdminAPI) createKey(w http.ResponseWriter, r *http.Request) error {
 		writeStoreError(w, err)
 		return nil
 	}
-	a.logger.Info("key created", zap.String("api", "admin"), zap.String("key_id", k.ID),
+	countKeyChange("created")
+	auditLog().Info("key created", zap.String("api", "admin"), zap.String("key_id", k.ID),
 		zap.String("name", k.Name), zap.String("type", string(k.Type)), zap.String("user", k.User),
 		zap.Strings("scopes", k.Scopes), zap.String("permissions", string(k.Permissions)))
 	v := viewOf(k, c)
@@ -189,7 +190,8 @@ func (a *AdminAPI) updateKey(w http.ResponseWriter, r *http.Request, id string) 
 		writeStoreError(w, err)
 		return nil
 	}
-	a.logger.Info("key updated", zap.String("api", "admin"), zap.String("key_id", k.ID),
+	countKeyChange("updated")
+	auditLog().Info("key updated", zap.String("api", "admin"), zap.String("key_id", k.ID),
 		zap.String("name", k.Name), zap.Strings("scopes", k.Scopes), zap.String("permissions", string(k.Permissions)))
 	return writeJSON(w, http.StatusOK, viewOf(k, c))
 }
@@ -206,7 +208,8 @@ func (a *AdminAPI) deleteKey(w http.ResponseWriter, r *http.Request, id string) 
 		writeStoreError(w, err)
 		return nil
 	}
-	a.logger.Info("key deleted", zap.String("api", "admin"), zap.String("key_id", k.ID), zap.String("name", k.Name))
+	countKeyChange("deleted")
+	auditLog().Info("key deleted", zap.String("api", "admin"), zap.String("key_id", k.ID), zap.String("name", k.Name))
 	return writeJSON(w, http.StatusOK, map[string]any{"deleted": viewOf(k, c)})
 }
 
@@ -252,10 +255,20 @@ func (a *App) revoke(w http.ResponseWriter, ctx context.Context, rev *keystore.R
 		writeStoreError(w, err)
 		return nil
 	}
-	a.logger.Info("revoked", zap.String("api", api), zap.String("by_key_id", byKey),
+	if !a.DisableMetrics {
+		revocationsTotal.WithLabelValues(string(rev.Kind)).Inc()
+	}
+	auditLog().Info("revoked", zap.String("api", api), zap.String("by_key_id", byKey),
 		zap.String("kind", string(rev.Kind)), zap.String("target", rev.Target),
 		zap.Time("before", rev.Before), zap.Time("expires_at", rev.ExpiresAt))
 	return writeJSON(w, http.StatusOK, revokeResponse{Revocation: rev})
+}
+
+// countKeyChange counts a key lifecycle change, unless metrics are off.
+func countKeyChange(op string) {
+	if app := current.Load(); app != nil && !app.DisableMetrics {
+		keyChanges.WithLabelValues(op).Inc()
+	}
 }
 
 // adminSignRequest is the body of POST /signet/sign.
@@ -291,7 +304,10 @@ func (a *AdminAPI) handleSign(w http.ResponseWriter, r *http.Request) error {
 		writeStoreError(w, err)
 		return nil
 	}
-	a.logger.Info("signed URL issued", zap.String("api", "admin"), zap.String("url_id", resp.ID),
+	if !app.DisableMetrics {
+		signedURLsIssued.WithLabelValues("admin").Inc()
+	}
+	auditLog().Info("signed URL issued", zap.String("api", "admin"), zap.String("url_id", resp.ID),
 		zap.String("path", req.Path), zap.Time("expires_at", resp.ExpiresAt))
 	return writeJSON(w, http.StatusOK, resp)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-signet/signet/keystore"
 	"github.com/caddy-signet/signet/verifier"
@@ -92,6 +93,15 @@ type App struct {
 	// Default: 5m.
 	ResyncInterval caddy.Duration `json:"resync_interval,omitempty"`
 
+	// DisableMetrics turns Signet's Prometheus metrics off (they are on by
+	// default, in Caddy's registry: see docs/reference.md).
+	DisableMetrics bool `json:"disable_metrics,omitempty"`
+
+	// DenyLogLevel is the level of the log line written for each refused
+	// request (logger `http.handlers.signet`, message "request denied",
+	// with its reason): debug (default), info, warn, error, or off.
+	DenyLogLevel string `json:"deny_log_level,omitempty"`
+
 	// BaseURL is the scheme and host (e.g. `https://files.example.com`)
 	// of URLs signed through the admin API and CLI when the request names
 	// none. (The signing endpoint uses the site's `public_base_url`, or
@@ -159,6 +169,14 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // cache.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	if _, _, err := denyLevel(a.DenyLogLevel); err != nil {
+		return err
+	}
+	if !a.DisableMetrics {
+		if err := registerMetrics(ctx); err != nil {
+			return fmt.Errorf("registering metrics: %v", err)
+		}
+	}
 	if a.Store == nil {
 		a.Store = &StoreConfig{}
 	}
@@ -183,7 +201,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.poolKey = "file:" + abs
 		b, err := loadBackend(a.poolKey, func() (keystore.Store, error) {
-			return keystore.OpenBolt(abs, boltOpenTimeout)
+			st, err := keystore.OpenBolt(abs, boltOpenTimeout)
+			if err != nil {
+				return nil, err
+			}
+			return meteredStore{Store: st, backend: "file"}, nil
 		}, a.cacheOptions())
 		if err != nil {
 			return err
@@ -203,7 +225,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 				_ = st.Close()
 				return nil, fmt.Errorf("cannot reach Redis: %v", err)
 			}
-			return st, nil
+			return meteredStore{Store: st, backend: "redis"}, nil
 		}, a.cacheOptions())
 		if err != nil {
 			return fmt.Errorf("store redis: %v", err)
@@ -220,6 +242,28 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	return a.provisionSigning()
 }
+
+// denyLevel parses deny_log_level.
+func denyLevel(s string) (zapcore.Level, bool, error) {
+	switch s {
+	case "", "debug":
+		return zapcore.DebugLevel, true, nil
+	case "info":
+		return zapcore.InfoLevel, true, nil
+	case "warn":
+		return zapcore.WarnLevel, true, nil
+	case "error":
+		return zapcore.ErrorLevel, true, nil
+	case "off":
+		return zapcore.DebugLevel, false, nil
+	}
+	return 0, false, fmt.Errorf("deny_log_level: %q is not one of debug, info, warn, error, off", s)
+}
+
+// auditLog is where key lifecycle changes and revocations are logged, one
+// line each, never with a key value. Route it with Caddy's `log` option
+// (`include signet.audit`).
+func auditLog() *zap.Logger { return caddy.Log().Named("signet.audit") }
 
 // Stale reports whether requests must fail closed because the store has not
 // answered for longer than max_staleness.
@@ -365,6 +409,7 @@ func (a *App) cacheOptions() keystore.CacheOptions {
 		resync = defaultResyncInterval
 	}
 	return keystore.CacheOptions{
+		HealthInterval:   healthInterval,
 		LastUsedInterval: lu,
 		ResyncInterval:   max(resync, 0),
 		Derive:           derivePlaceholders,

@@ -40,6 +40,8 @@ func init() {
 //			}
 //			max_staleness <duration>
 //			serve_stale
+//			metrics off
+//			deny_log_level debug|info|warn|error|off
 //			resync_interval <duration>
 //			last_used_interval <duration>|off
 //			signing_secret <id> <secret>
@@ -57,7 +59,9 @@ func init() {
 // `max_staleness` (default 30s) is how long decisions continue from the
 // last good view when the store stops answering, before failing closed
 // with 503 (`serve_stale` keeps serving instead); `resync_interval`
-// (default 5m) reloads the whole view periodically. `last_used_interval` sets how often key last-used times are
+// (default 5m) reloads the whole view periodically. `metrics off` turns
+// Signet's Prometheus metrics off; `deny_log_level` sets the level of the
+// line logged per refused request (default debug; off disables it). `last_used_interval` sets how often key last-used times are
 // written (default 1m); `off` disables tracking. `signing_secret` may be
 // repeated: the secrets form the signed-URL ring in the order given (the
 // first signs, all verify); secrets may be `{env.*}` or `{file.*}`
@@ -139,6 +143,22 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("signing_secret %s: the secret must be at least %d bytes (try: openssl rand -base64 48)", args[0], verifier.MinSecretLen)
 			}
 			a.SigningSecrets = append(a.SigningSecrets, SigningSecret{ID: args[0], Secret: args[1]})
+		case "metrics":
+			if !d.NextArg() || d.Val() != "off" || d.NextArg() {
+				return d.Err("metrics: the only form is `metrics off` (metrics are on by default)")
+			}
+			a.DisableMetrics = true
+		case "deny_log_level":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if _, _, err := denyLevel(d.Val()); err != nil {
+				return d.Err(err.Error())
+			}
+			a.DenyLogLevel = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
 		case "serve_stale":
 			if d.NextArg() {
 				return d.ArgErr()

@@ -81,6 +81,10 @@ type Handler struct {
 	publicBase   *url.URL
 	keyLimits    *limiters
 	clientLimits *limiters
+	param        string // the signature parameter's name
+	metrics      bool
+	denyLevel    zapcore.Level
+	logDenials   bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -121,6 +125,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.app = appIface.(*App)
 	h.cache = h.app.Cache()
+	h.param = h.app.paramName()
+	h.metrics = !h.app.DisableMetrics
+	h.denyLevel, h.logDenials, _ = denyLevel(h.app.DenyLogLevel)
 	return nil
 }
 
@@ -198,53 +205,56 @@ var (
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	now := time.Now()
+	dc := h.newDecision(r, now)
 	if verifier.CheckPath(r.URL.Path, r.URL.RawPath) != nil {
-		return h.deny(w, r, http.StatusBadRequest, codeBadRequest, "ambiguous request path", "ambiguous_path")
+		return h.deny(w, r, dc, http.StatusBadRequest, codeBadRequest, "ambiguous request path", "ambiguous_path")
 	}
 	if len(r.Header["Authorization"]) > 1 {
-		return h.deny(w, r, http.StatusBadRequest, codeBadRequest, "more than one Authorization header", "malformed")
+		return h.deny(w, r, dc, http.StatusBadRequest, codeBadRequest, "more than one Authorization header", "malformed")
 	}
 	if r.URL.Path == h.API || strings.HasPrefix(r.URL.Path, h.API) && r.URL.Path[len(h.API)] == '/' {
-		return h.serveAPI(w, r, next)
+		return h.serveAPI(w, r, dc, next)
 	}
 	if verifier.AnyScopeCovers(h.PublicPaths, r.URL.Path) {
 		delete(r.Header, "Authorization")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			return h.deny(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "only GET and HEAD are allowed", "method")
+			return h.deny(w, r, dc, http.StatusMethodNotAllowed, codeMethodNotAllowed, "only GET and HEAD are allowed", "method")
 		}
 		if r.URL.RawQuery != "" {
 			h.stripParam(r)
 		}
+		h.countRequest(dc, "allowed", "public")
 		return next.ServeHTTP(w, r)
 	}
-	now := time.Now()
 	if h.app.Stale(now) {
 		delete(r.Header, "Authorization")
 		w.Header().Set("Retry-After", "5")
-		return h.deny(w, r, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
+		return h.deny(w, r, dc, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
 	}
 	if r.URL.RawQuery != "" {
 		claims, err := h.app.verifier.Verify(verifier.Target{
 			Host: r.Host, Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery,
 		}, now)
 		if err != verifier.ErrNoToken {
-			return h.serveSigned(w, r, next, claims, err, now)
+			dc.cred = credSignedURL
+			return h.serveSigned(w, r, dc, next, claims, err, now)
 		}
 	}
 	e, d := h.authenticate(r, now)
 	if e == nil {
 		delete(r.Header, "Authorization")
-		return h.refuse(w, r, d)
+		return h.refuse(w, r, dc, d)
 	}
 	k := e.Key
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		// Signet guards reading files; no key lets other methods through.
 		w.Header().Set("Allow", "GET, HEAD")
-		return h.deny(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "only GET and HEAD are allowed", "method")
+		return h.deny(w, r, dc, http.StatusMethodNotAllowed, codeMethodNotAllowed, "only GET and HEAD are allowed", "method")
 	}
 	if !verifier.AnyScopeCovers(k.Scopes, r.URL.Path) {
-		return h.deny(w, r, http.StatusForbidden, codeForbidden, "API key scope does not cover this path", "scope")
+		return h.deny(w, r, dc, http.StatusForbidden, codeForbidden, "API key scope does not cover this path", "scope")
 	}
 	e.MarkUsed(now)
 	delete(r.Header, "Authorization")
@@ -253,6 +263,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			repl.Map(p.bearer)
 		}
 	}
+	h.countRequest(dc, "allowed", "ok")
 	return next.ServeHTTP(w, r)
 }
 
@@ -265,11 +276,11 @@ type denial struct {
 }
 
 // refuse answers r with d.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, d denial) error {
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, dc decision, d denial) error {
 	if d.challenge != "" {
 		w.Header().Set("WWW-Authenticate", d.challenge)
 	}
-	return h.deny(w, r, d.status, d.code, d.msg, d.reason)
+	return h.deny(w, r, dc, d.status, d.code, d.msg, d.reason)
 }
 
 // authenticate checks the bearer API key of r. It returns the key's entry
@@ -308,24 +319,24 @@ func (h *Handler) authenticate(r *http.Request, now time.Time) (*keystore.Entry,
 }
 
 // serveSigned finishes a request that carries a signed-URL token.
-func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, c verifier.Claims, err error, now time.Time) error {
+func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, c verifier.Claims, err error, now time.Time) error {
 	delete(r.Header, "Authorization")
 	if err != nil {
 		code, msg := signedURLError(err)
-		return h.deny(w, r, http.StatusForbidden, code, msg, code)
+		return h.deny(w, r, dc, http.StatusForbidden, code, msg, code)
 	}
 	if time.Duration(c.ExpiresAt-c.IssuedAt)*time.Second > time.Duration(h.app.MaxLifetime) {
-		return h.deny(w, r, http.StatusForbidden, "expired", "this signed URL's lifetime exceeds the server's max_lifetime", "lifetime")
+		return h.deny(w, r, dc, http.StatusForbidden, "expired", "this signed URL's lifetime exceeds the server's max_lifetime", "lifetime")
 	}
 	var e *keystore.Entry
 	if c.KeyID != "" {
 		e = h.cache.ByID(c.KeyID)
 		if why := keyForSignedURL(e, r.URL.Path, now); why != "" {
-			return h.deny(w, r, http.StatusForbidden, "revoked", why, "revoked")
+			return h.deny(w, r, dc, http.StatusForbidden, "revoked", why, "revoked")
 		}
 	}
 	if why := h.cache.Revoked(&c, r.URL.Path, now); why != "" {
-		return h.deny(w, r, http.StatusForbidden, "revoked", why, "revoked")
+		return h.deny(w, r, dc, http.StatusForbidden, "revoked", why, "revoked")
 	}
 	h.stripParam(r)
 	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
@@ -345,6 +356,7 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, next caddy
 			return nil, false
 		})
 	}
+	h.countRequest(dc, "allowed", "ok")
 	return next.ServeHTTP(w, r)
 }
 
@@ -379,10 +391,13 @@ func signedURLError(err error) (string, string) {
 
 // deny answers a refused request with a JSON error and logs why at debug
 // level (never the credential).
-func (h *Handler) deny(w http.ResponseWriter, r *http.Request, status int, code, msg, reason string) error {
-	if c := h.logger.Check(zapcore.DebugLevel, "request denied"); c != nil {
-		c.Write(zap.String("reason", reason), zap.Int("status", status),
-			zap.String("method", r.Method), zap.String("uri_path", r.URL.Path))
+func (h *Handler) deny(w http.ResponseWriter, r *http.Request, dc decision, status int, code, msg, reason string) error {
+	h.countRequest(dc, "denied", reason)
+	if h.logDenials {
+		if c := h.logger.Check(h.denyLevel, "request denied"); c != nil {
+			c.Write(zap.String("reason", reason), zap.Int("status", status), zap.String("credential", dc.cred),
+				zap.String("method", r.Method), zap.String("uri_path", r.URL.Path), zap.String("client_ip", clientIP(r)))
+		}
 	}
 	writeError(w, status, code, msg)
 	return nil

@@ -120,10 +120,10 @@ func (a *App) paramName() string {
 
 // serveAPI answers requests under the API prefix: the signing endpoint
 // POST {api}/files/{path}/signed-url and POST {api}/revocations.
-func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler) error {
 	rest := strings.TrimPrefix(r.URL.Path, h.API)
 	if rest == "/revocations" {
-		return h.serveRevoke(w, r)
+		return h.serveRevoke(w, r, dc)
 	}
 	filePath, ok := strings.CutPrefix(rest, "/files")
 	if ok {
@@ -131,61 +131,65 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhtt
 	}
 	if !ok || filePath == "" || filePath[0] != '/' || filePath == "/" {
 		delete(r.Header, "Authorization")
-		return h.deny(w, r, http.StatusNotFound, codeNotFound, "no such API endpoint; use POST "+h.API+"/files/{path}/signed-url", "api_not_found")
+		return h.deny(w, r, dc, http.StatusNotFound, codeNotFound, "no such API endpoint; use POST "+h.API+"/files/{path}/signed-url", "api_not_found")
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		return h.deny(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use POST", "method")
+		return h.deny(w, r, dc, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use POST", "method")
 	}
 	now := time.Now()
 	if ok, wait := h.clientLimits.allow(clientIP(r), now); !ok {
-		return h.rateLimited(w, r, wait)
+		return h.rateLimited(w, r, dc, wait, "client")
 	}
 	if h.app.Stale(now) {
 		delete(r.Header, "Authorization")
-		return h.deny(w, r, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
+		return h.deny(w, r, dc, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
 	}
 	e, d := h.authenticate(r, now)
 	delete(r.Header, "Authorization")
 	if e == nil {
-		return h.refuse(w, r, d)
+		return h.refuse(w, r, dc, d)
 	}
 	k := e.Key
 	switch {
 	case k.Type == verifier.KeyPublic:
-		return h.deny(w, r, http.StatusForbidden, codeForbidden, "public keys cannot sign URLs; use a secret key", "public_key")
+		return h.deny(w, r, dc, http.StatusForbidden, codeForbidden, "public keys cannot sign URLs; use a secret key", "public_key")
 	case !k.Permissions.Allows(verifier.PermSign):
-		return h.deny(w, r, http.StatusForbidden, codeForbidden, "this key lacks the sign permission", "permission")
+		return h.deny(w, r, dc, http.StatusForbidden, codeForbidden, "this key lacks the sign permission", "permission")
 	}
 	if ok, wait := h.keyLimits.allow(k.ID, now); !ok {
-		return h.rateLimited(w, r, wait)
+		return h.rateLimited(w, r, dc, wait, "key")
 	}
 	if !verifier.AnyScopeCovers(k.Scopes, filePath) {
-		return h.deny(w, r, http.StatusForbidden, codeForbidden, "API key scope does not cover this path", "scope")
+		return h.deny(w, r, dc, http.StatusForbidden, codeForbidden, "API key scope does not cover this path", "scope")
 	}
 	var req signRequest
 	if err := decodeSignBody(w, r, &req); err != nil {
-		return h.badRequest(w, r, err)
+		return h.badRequest(w, r, dc, err)
 	}
 	lifetime, err := parseExpiresIn(req.ExpiresIn, time.Duration(h.app.MaxLifetime))
 	if err != nil {
-		return h.badRequest(w, r, err)
+		return h.badRequest(w, r, dc, err)
 	}
 	switch status, err := h.originHas(r, filePath, next); {
 	case err != nil:
 		h.logger.Warn("checking the origin for a file failed", zap.Error(err))
-		return h.deny(w, r, http.StatusBadGateway, codeOriginUnavailable, "could not check the file at the origin", "origin_error")
+		return h.deny(w, r, dc, http.StatusBadGateway, codeOriginUnavailable, "could not check the file at the origin", "origin_error")
 	case status == http.StatusNotFound || status == http.StatusGone:
-		return h.deny(w, r, http.StatusNotFound, codeNotFound, "no such file", "not_found")
+		return h.deny(w, r, dc, http.StatusNotFound, codeNotFound, "no such file", "not_found")
 	case status >= 400:
-		return h.deny(w, r, http.StatusBadGateway, codeOriginUnavailable, fmt.Sprintf("the origin answered %d for this file", status), "origin_error")
+		return h.deny(w, r, dc, http.StatusBadGateway, codeOriginUnavailable, fmt.Sprintf("the origin answered %d for this file", status), "origin_error")
 	}
 	resp, err := h.app.signURL(h.baseURLFor(r), filePath, k.ID, lifetime, k.ExpiresAt, now)
 	if err != nil {
-		return h.deny(w, r, http.StatusUnauthorized, codeUnauthorized, "API key expires too soon to sign", "expired")
+		return h.deny(w, r, dc, http.StatusUnauthorized, codeUnauthorized, "API key expires too soon to sign", "expired")
 	}
 	e.MarkUsed(now)
-	if c := h.logger.Check(zap.InfoLevel, "signed URL issued"); c != nil {
+	h.countRequest(dc, "allowed", "ok")
+	if h.metrics {
+		signedURLsIssued.WithLabelValues("public").Inc()
+	}
+	if c := h.logger.Check(zap.DebugLevel, "signed URL issued"); c != nil {
 		c.Write(zap.String("key_id", k.ID), zap.String("url_id", resp.ID),
 			zap.String("path", filePath), zap.Time("expires_at", resp.ExpiresAt))
 	}
@@ -195,60 +199,65 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, next caddyhtt
 // serveRevoke is POST {api}/revocations: an admin key may revoke anything;
 // a key with the sign permission may revoke the URLs it issued (by whole
 // URL) and everything it issued until now (key_id = its own id).
-func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request, dc decision) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		return h.deny(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use POST", "method")
+		return h.deny(w, r, dc, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use POST", "method")
 	}
 	now := time.Now()
 	if ok, wait := h.clientLimits.allow(clientIP(r), now); !ok {
-		return h.rateLimited(w, r, wait)
+		return h.rateLimited(w, r, dc, wait, "client")
 	}
 	if h.app.Stale(now) {
 		delete(r.Header, "Authorization")
-		return h.deny(w, r, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
+		return h.deny(w, r, dc, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
 	}
 	e, d := h.authenticate(r, now)
 	delete(r.Header, "Authorization")
 	if e == nil {
-		return h.refuse(w, r, d)
+		return h.refuse(w, r, dc, d)
 	}
 	k := e.Key
 	if k.Type == verifier.KeyPublic || !k.Permissions.Allows(verifier.PermSign) {
-		return h.deny(w, r, http.StatusForbidden, codeForbidden, "revoking needs a secret key with the sign or admin permission", "permission")
+		return h.deny(w, r, dc, http.StatusForbidden, codeForbidden, "revoking needs a secret key with the sign or admin permission", "permission")
 	}
 	var req revokeRequest
 	if err := decodeSignBody(w, r, &req); err != nil {
-		return h.badRequest(w, r, err)
+		return h.badRequest(w, r, dc, err)
 	}
 	rev, claims, err := h.app.revocationFor(req, now)
 	if err != nil {
-		return h.badRequest(w, r, err)
+		return h.badRequest(w, r, dc, err)
 	}
 	if !k.Permissions.Allows(verifier.PermAdmin) {
 		own := (claims != nil && claims.KeyID == k.ID) || (req.KeyID != "" && req.KeyID == k.ID) || (rev == nil && req.URL != "")
 		if !own {
-			return h.deny(w, r, http.StatusForbidden, codeForbidden, "a sign key may revoke only the URLs it issued; use an admin key", "permission")
+			return h.deny(w, r, dc, http.StatusForbidden, codeForbidden, "a sign key may revoke only the URLs it issued; use an admin key", "permission")
 		}
 	}
 	return h.app.revoke(w, r.Context(), rev, "public", k.ID)
 }
 
-func (h *Handler) badRequest(w http.ResponseWriter, r *http.Request, err error) error {
+func (h *Handler) badRequest(w http.ResponseWriter, r *http.Request, dc decision, err error) error {
 	var fe *fieldError
 	if !errors.As(err, &fe) {
 		fe = &fieldError{field: "body", msg: "invalid request"}
 	}
-	if c := h.logger.Check(zap.DebugLevel, "request denied"); c != nil {
-		c.Write(zap.String("reason", "bad_request"), zap.String("field", fe.field))
+	h.countRequest(dc, "denied", "bad_request")
+	if c := h.logger.Check(h.denyLevel, "request denied"); h.logDenials && c != nil {
+		c.Write(zap.String("reason", "bad_request"), zap.Int("status", http.StatusBadRequest), zap.String("credential", dc.cred),
+			zap.String("field", fe.field), zap.String("uri_path", r.URL.Path), zap.String("client_ip", clientIP(r)))
 	}
 	writeErrorDetail(w, http.StatusBadRequest, errorDetail{Code: codeBadRequest, Message: fe.Error(), Field: fe.field})
 	return nil
 }
 
-func (h *Handler) rateLimited(w http.ResponseWriter, r *http.Request, wait time.Duration) error {
+func (h *Handler) rateLimited(w http.ResponseWriter, r *http.Request, dc decision, wait time.Duration, limit string) error {
+	if h.metrics {
+		rateLimited.WithLabelValues(limit).Inc()
+	}
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
-	return h.deny(w, r, http.StatusTooManyRequests, codeRateLimited, "too many requests; retry later", "rate_limited")
+	return h.deny(w, r, dc, http.StatusTooManyRequests, codeRateLimited, "too many requests; retry later", "rate_limited")
 }
 
 // baseURLFor returns the scheme and host of URLs signed for r.

@@ -13,7 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
+	osexec "os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -225,7 +225,7 @@ func caddyBinary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "caddy")
-		cmd := exec.Command("go", "build", "-o", binPath, "../cmd/caddy")
+		cmd := osexec.Command("go", "build", "-o", binPath, "../cmd/caddy")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build ../cmd/caddy: %v\n%s", err, out)
@@ -252,4 +252,10 @@ func mustRequest(t testing.TB, method, url string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// run runs a command and returns its combined output.
+func run(name string, args ...string) (string, error) {
+	out, err := osexec.Command(name, args...).CombinedOutput()
+	return string(out), err
 }
