@@ -46,7 +46,7 @@ func newTestHandlerOn(tb testing.TB, st keystore.Store, req createKeyRequest) (*
 		tb.Fatal(err)
 	}
 	app := &App{backend: &backend{store: st, cache: c}, MaxStaleness: caddy.Duration(defaultMaxStaleness), MaxLifetime: caddy.Duration(defaultMaxLifetime)}
-	h := &Handler{cache: c, app: app, logger: zap.NewNop(), Realm: "signet", API: defaultAPIPrefix}
+	h := &Handler{cache: c, app: app, logger: zap.NewNop(), Realm: "signet", API: defaultAPIPrefix, param: verifier.DefaultParam, metrics: true}
 	h.challenge, h.invalid = `Bearer realm="signet"`, `Bearer realm="signet", error="invalid_token"`
 	return h, c, token
 }
