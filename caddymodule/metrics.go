@@ -90,7 +90,9 @@ func init() {
 		for _, reason := range []string{"ok", "public"} {
 			requestCounters[requestCounter{"allowed", cred, reason}] = requestsVec.WithLabelValues("allowed", cred, reason)
 		}
-		durationByCred[cred] = verifyDuration.WithLabelValues(cred)
+		if cred != credNone { // nothing to verify without a credential
+			durationByCred[cred] = verifyDuration.WithLabelValues(cred)
+		}
 	}
 }
 
