@@ -28,13 +28,6 @@ const (
 	oaAdminServer  = "http://localhost:2019"
 )
 
-// oaUndocumentedAdminRoutes are admin routes the router serves that
-// docs/openapi.yaml does not describe yet. Document a route and remove it
-// here; a new route that is in neither place fails TestOpenAPI.
-var oaUndocumentedAdminRoutes = map[string]string{
-	"/signet/revocations": "POST/GET /signet/revocations came with the Redis store and revocations; not described yet",
-}
-
 // oaDoc is docs/openapi.yaml as plain JSON-like values.
 type oaDoc struct {
 	root map[string]any
@@ -211,7 +204,7 @@ func (d *oaDoc) documentedMethods(path string) []string {
 // outside this subset is an error, so the document cannot promise something
 // the test does not check.
 var (
-	oaAssertions  = []string{"$ref", "type", "enum", "const", "required", "properties", "additionalProperties", "minProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "pattern", "format", "minimum", "maximum"}
+	oaAssertions  = []string{"$ref", "type", "enum", "const", "required", "properties", "additionalProperties", "minProperties", "maxProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "pattern", "format", "minimum", "maximum"}
 	oaAnnotations = []string{"description", "title", "example", "examples", "default", "deprecated", "readOnly", "writeOnly", "$comment"}
 )
 
@@ -267,6 +260,9 @@ func (d *oaDoc) validate(schema any, v any, at string) []string {
 		}
 		if n, ok := s["minProperties"].(float64); ok && float64(len(x)) < n {
 			fail("fewer than %v properties", n)
+		}
+		if n, ok := s["maxProperties"].(float64); ok && float64(len(x)) > n {
+			fail("more than %v properties", n)
 		}
 	case []any:
 		for i, e := range x {
@@ -393,8 +389,11 @@ func (d *oaDoc) checkExamples(t *testing.T, where string, media map[string]any) 
 type oaEnv struct {
 	t                 *testing.T
 	in                *instance
+	doc               *oaDoc
+	ops               []oaOp
 	servers           map[string]string // documented server URL → real base URL
 	limited           string            // the site whose signing endpoint allows one request per key and hour
+	clientLimited     string            // the site whose API allows one request per client and hour
 	sign, read, alice createdKey
 	patchMe, deleteMe createdKey
 	unknownID         string
@@ -405,6 +404,7 @@ type oaEnv struct {
 type oaRequest struct {
 	method string            // "" = the documented method
 	params map[string]string // path parameters
+	query  string            // the raw query, if any
 	token  string            // Authorization: Bearer
 	body   any               // nil, a string (sent as is) or a value (sent as JSON)
 	base   string            // "" = the documented server; else this base URL
@@ -514,7 +514,54 @@ var oaCases = map[string]oaCase{
 			e.checkSignedURL("admin sign", r)
 		}}
 	}},
+
+	// Revocation. Nothing revokes a key's URLs or a prefix other cases use.
+	"POST /_signet/v1/revocations 200": {req: func(e *oaEnv) oaRequest {
+		s := e.signed()
+		return oaRequest{token: e.sign.Key, body: map[string]any{"url": s.URL}, after: func(r response) {
+			e.checkRevoked(r, "url", s)
+		}}
+	}},
+	"POST /_signet/v1/revocations 400": {req: func(e *oaEnv) oaRequest {
+		return oaRequest{token: e.sign.Key, body: map[string]any{"id": oaURLID, "prefix": "/oa/"}}
+	}},
+	"POST /_signet/v1/revocations 401": {req: func(e *oaEnv) oaRequest { return oaRequest{body: map[string]any{"id": oaURLID}} }},
+	"POST /_signet/v1/revocations 403": {req: func(e *oaEnv) oaRequest {
+		// A sign key may revoke its own URLs by whole URL only.
+		return oaRequest{token: e.sign.Key, body: map[string]any{"id": oaURLID}}
+	}},
+	"POST /_signet/v1/revocations 405": {req: func(e *oaEnv) oaRequest { return oaRequest{method: http.MethodGet} }},
+	"POST /_signet/v1/revocations 429": {req: func(e *oaEnv) oaRequest {
+		body := map[string]any{"id": oaURLID}
+		return oaRequest{body: body, base: e.clientLimited, before: func() {
+			first := do(e.t, http.MethodPost, e.clientLimited+"/_signet/v1/revocations", "", body)
+			expectStatus(e.t, "first request on the client-limited site", first, http.StatusUnauthorized, "unauthorized")
+		}}
+	}},
+	"POST /signet/revocations 200": {req: func(e *oaEnv) oaRequest {
+		s := e.signed()
+		return oaRequest{body: map[string]any{"id": s.ID}, after: func(r response) {
+			e.checkRevoked(r, "url", s)
+		}}
+	}},
+	"POST /signet/revocations 400": {req: func(e *oaEnv) oaRequest { return oaRequest{body: map[string]any{"key_id": "alice"}} }},
+	"POST /signet/revocations 405": {req: func(e *oaEnv) oaRequest { return oaRequest{method: http.MethodPut} }},
+	"POST /signet/revocations 503": {phase: 1, req: func(e *oaEnv) oaRequest { return oaRequest{body: map[string]any{"id": oaURLID}} }},
+	"GET /signet/revocations 200": {req: func(e *oaEnv) oaRequest {
+		revoke := do(e.t, http.MethodPost, e.servers[oaAdminServer]+"/signet/revocations", "", map[string]any{"prefix": "/oa-listed/"})
+		expectStatus(e.t, "revoke a prefix to list", revoke, http.StatusOK, "")
+		return oaRequest{after: func(r response) {
+			if !strings.Contains(string(r.body), `"kind":"prefix","target":"/oa-listed/","before":`) {
+				e.t.Errorf("the list lacks the prefix revocation: %s", r.body)
+			}
+		}}
+	}},
+	"GET /signet/revocations 405": {req: func(e *oaEnv) oaRequest { return oaRequest{method: http.MethodDelete} }},
+	"GET /signet/revocations 503": {phase: 1, req: func(e *oaEnv) oaRequest { return oaRequest{} }},
 }
+
+// oaURLID is a well-formed signed URL id that no URL has.
+const oaURLID = "AAAAAAAAAAAAAAAAAAAAAA"
 
 var oaFullPatch = map[string]any{"name": "oa patched", "user": "carol", "scopes": []string{"/carol/"}, "permissions": "read", "expires_at": nil}
 
@@ -535,6 +582,47 @@ func (e *oaEnv) checkSignedURL(what string, r response) {
 	expectStatus(e.t, what+": GET the signed URL", do(e.t, http.MethodGet, s.URL, "", nil), http.StatusOK, "")
 }
 
+// signed signs /reports/q1.txt with the sign key on the main site.
+func (e *oaEnv) signed() signed {
+	e.t.Helper()
+	resp := do(e.t, http.MethodPost, e.in.site+"/_signet/v1/files/reports/q1.txt/signed-url", e.sign.Key, map[string]any{"expires_in": 60})
+	expectStatus(e.t, "sign a URL to revoke", resp, http.StatusOK, "")
+	var s signed
+	if err := json.Unmarshal(resp.body, &s); err != nil {
+		e.t.Fatalf("sign response %s: %v", resp.body, err)
+	}
+	return s
+}
+
+// checkRevoked: a revocation response holds the record for s, and s now
+// gets the documented 403 revoked of GET /{path}.
+func (e *oaEnv) checkRevoked(r response, kind string, s signed) {
+	e.t.Helper()
+	var rr struct {
+		Revocation struct{ Kind, Target string }
+	}
+	if err := json.Unmarshal(r.body, &rr); err != nil || rr.Revocation.Kind != kind || rr.Revocation.Target != s.ID {
+		e.t.Errorf("revocation %s, want kind %s, target %s", r.body, kind, s.ID)
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req := oaRequest{params: map[string]string{"path": strings.TrimPrefix(u.Path, "/")}, query: u.RawQuery, after: func(r response) {
+		if r.errorCode() != "revoked" {
+			e.t.Errorf("GET the revoked URL: %s, want code revoked", r)
+		}
+	}}
+	for _, op := range e.ops {
+		if op.path == "/{path}" && op.method == http.MethodGet {
+			responses, _ := op.op["responses"].(map[string]any)
+			e.check(e.doc, op, http.StatusForbidden, responses["403"], req)
+			return
+		}
+	}
+	e.t.Error("GET /{path} is not documented")
+}
+
 // TestOpenAPI checks docs/openapi.yaml against a running Caddy: every
 // documented path, method and status is produced, and the response must
 // match the document (status, content type, schema, required headers, the
@@ -547,6 +635,7 @@ func TestOpenAPI(t *testing.T) {
 	checkAdminRoutes(t, doc, ops)
 
 	e := startOpenAPIInstance(t)
+	e.doc, e.ops = doc, ops
 	covered := map[string]bool{}
 	type job struct {
 		key string
@@ -626,6 +715,9 @@ func (e *oaEnv) check(doc *oaDoc, op oaOp, status int, rs any, req oaRequest) {
 	}
 	if req.before != nil {
 		req.before()
+	}
+	if req.query != "" {
+		path += "?" + req.query
 	}
 	resp := do(t, method, base+path, req.token, req.body)
 	if resp.status != status {
@@ -786,24 +878,20 @@ func checkAdminRoutes(t *testing.T, doc *oaDoc, ops []oaOp) {
 		used[p] = true
 	}
 	for _, p := range patterns {
-		if used[p] {
-			continue
+		if !used[p] {
+			t.Errorf("admin.api.signet serves %s, but docs/openapi.yaml does not document it", p)
 		}
-		if why, ok := oaUndocumentedAdminRoutes[p]; ok {
-			t.Logf("admin route %s is not documented yet: %s", p, why)
-			continue
-		}
-		t.Errorf("admin.api.signet serves %s, but docs/openapi.yaml does not document it", p)
 	}
 }
 
-// startOpenAPIInstance runs the built binary with two sites on free ports:
-// the main one (a /broken/ path whose origin fails, for 502s) and one whose
-// signing endpoint allows one request per key and hour (for 429s).
+// startOpenAPIInstance runs the built binary with three sites on free ports:
+// the main one (a /broken/ path whose origin fails, for 502s), one whose
+// signing endpoint allows one request per key and hour, and one whose API
+// allows one request per client and hour (for 429s).
 func startOpenAPIInstance(t *testing.T) *oaEnv {
 	t.Helper()
 	dir := t.TempDir()
-	sitePort, limitedPort := freePort(t), freePort(t)
+	sitePort, limitedPort, clientLimitedPort := freePort(t), freePort(t), freePort(t)
 	in := &instance{
 		t:      t,
 		bin:    caddyBinary(t),
@@ -834,7 +922,15 @@ func startOpenAPIInstance(t *testing.T) *oaEnv {
 	}
 	file_server
 }
-`, in.admin, sitePort, limitedPort, filepath.Join(dir, "signet.db"), filesDir(t))
+:%[6]d {
+	bind 127.0.0.1
+	root * %[5]s
+	signet {
+		rate_limit client 1 1h
+	}
+	file_server
+}
+`, in.admin, sitePort, limitedPort, filepath.Join(dir, "signet.db"), filesDir(t), clientLimitedPort)
 	if err := os.WriteFile(in.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -847,8 +943,9 @@ func startOpenAPIInstance(t *testing.T) *oaEnv {
 			oaPublicServer: in.site,
 			oaAdminServer:  admin,
 		},
-		limited:   fmt.Sprintf("http://127.0.0.1:%d", limitedPort),
-		unknownID: "key_aaaaaaaaaaaaaaaa",
+		limited:       fmt.Sprintf("http://127.0.0.1:%d", limitedPort),
+		clientLimited: fmt.Sprintf("http://127.0.0.1:%d", clientLimitedPort),
+		unknownID:     "key_aaaaaaaaaaaaaaaa",
 	}
 	e.sign = createKey(t, admin, map[string]any{"name": "oa signer", "permissions": "sign"})
 	e.read = createKey(t, admin, map[string]any{"name": "oa reader"})
