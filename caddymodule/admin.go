@@ -228,7 +228,7 @@ func (a *AdminAPI) handleRevocations(w http.ResponseWriter, r *http.Request) err
 		return writeJSON(w, http.StatusOK, map[string]any{"revocations": revs})
 	case http.MethodPost:
 		var req revokeRequest
-		if err := decodeSignBody(w, r, &req); err != nil {
+		if err := decodeSmallJSON(w, r, &req, revokeExample); err != nil {
 			writeStoreError(w, err)
 			return nil
 		}
@@ -258,9 +258,12 @@ func (a *App) revoke(w http.ResponseWriter, ctx context.Context, rev *keystore.R
 	if !a.DisableMetrics {
 		revocationsTotal.WithLabelValues(string(rev.Kind)).Inc()
 	}
-	auditLog().Info("revoked", zap.String("api", api), zap.String("by_key_id", byKey),
-		zap.String("kind", string(rev.Kind)), zap.String("target", rev.Target),
-		zap.Time("before", rev.Before), zap.Time("expires_at", rev.ExpiresAt))
+	fields := []zap.Field{zap.String("api", api), zap.String("by_key_id", byKey),
+		zap.String("kind", string(rev.Kind)), zap.String("target", rev.Target), zap.Time("expires_at", rev.ExpiresAt)}
+	if !rev.Before.IsZero() {
+		fields = append(fields, zap.Time("before", rev.Before))
+	}
+	auditLog().Info("revoked", fields...)
 	return writeJSON(w, http.StatusOK, revokeResponse{Revocation: rev})
 }
 

@@ -6,6 +6,7 @@ package caddymodule
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base32"
 	"errors"
@@ -237,8 +238,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.MaxStaleness == 0 {
 		a.MaxStaleness = caddy.Duration(defaultMaxStaleness)
 	}
-	if a.MaxStaleness < 0 {
-		return fmt.Errorf("max_staleness must not be negative")
+	if a.MaxStaleness < caddy.Duration(time.Second) {
+		return fmt.Errorf("max_staleness must be at least 1s (the store is pinged every second), got %s", time.Duration(a.MaxStaleness))
 	}
 	return a.provisionSigning()
 }
@@ -322,7 +323,10 @@ func (sc *StoreConfig) redisOptions() (*redis.UniversalOptions, string, error) {
 	if ns == "" {
 		ns = "signet"
 	}
-	key := fmt.Sprintf("redis:%s|%s|%d|%s", strings.Join(opts.Addrs, ","), opts.MasterName, opts.DB, ns)
+	// Any change of how to connect makes a new client (credentials enter
+	// the key only as a digest).
+	cred := sha256.Sum256([]byte(opts.Username + "\x00" + opts.Password))
+	key := fmt.Sprintf("redis:%s|%s|%d|%s|%x|%t", strings.Join(opts.Addrs, ","), opts.MasterName, opts.DB, ns, cred[:8], opts.TLSConfig != nil)
 	return opts, key, nil
 }
 
@@ -361,10 +365,18 @@ func (a *App) provisionSigning() error {
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		sec, err := a.backend.store.Secret(ctx, generateSecret)
+		gen := generateSecret
+		if prev := a.backend.generated.Load(); prev != nil {
+			// The store lost the secret this process has been signing with
+			// (a Redis restart without its data): put it back rather than
+			// invalidate every link in flight.
+			gen = func() (keystore.Secret, error) { return *prev, nil }
+		}
+		sec, err := a.backend.store.Secret(ctx, gen)
 		if err != nil {
 			return fmt.Errorf("loading the generated signing secret: %v", err)
 		}
+		a.backend.generated.Store(&sec)
 		ring = []verifier.Secret{{ID: sec.ID, Key: sec.Key}}
 	}
 	a.verifier = &verifier.Verifier{Ring: ring, Param: a.QueryParam, Skew: time.Duration(a.ClockSkew)}
@@ -456,6 +468,8 @@ func (a *App) Cache() *keystore.Cache { return a.backend.cache }
 type backend struct {
 	store keystore.Store
 	cache *keystore.Cache
+	// generated is the generated signing secret last loaded from the store.
+	generated atomic.Pointer[keystore.Secret]
 }
 
 // Destruct implements caddy.Destructor: the last config using the store is

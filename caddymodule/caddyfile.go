@@ -246,6 +246,9 @@ func parseRedisStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 		}
 		switch opt {
 		case "url":
+			if sc.URL != "" {
+				return nil, d.Err("store redis: the URL is given twice")
+			}
 			sc.URL = args[0]
 		case "addresses":
 			sc.Addresses = args
@@ -272,6 +275,9 @@ func parseRedisStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 	}
 	if sc.URL != "" && len(sc.Addresses) > 0 {
 		return nil, d.Err("store redis: give either a URL or addresses, not both")
+	}
+	if sc.URL != "" && seen["db"] {
+		return nil, d.Err("store redis: with a URL, give the database in it (redis://host:6379/2), not as db")
 	}
 	if sc.URL != "" && !strings.Contains(sc.URL, "{") && !strings.HasPrefix(sc.URL, "redis://") && !strings.HasPrefix(sc.URL, "rediss://") {
 		return nil, d.Errf("store redis: URL %q must start with redis:// or rediss://", sc.URL)

@@ -229,9 +229,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 	if h.app.Stale(now) {
-		delete(r.Header, "Authorization")
-		w.Header().Set("Retry-After", "5")
-		return h.deny(w, r, dc, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
+		return h.storeUnavailable(w, r, dc)
 	}
 	if r.URL.RawQuery != "" {
 		claims, err := h.app.verifier.Verify(verifier.Target{

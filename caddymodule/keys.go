@@ -325,6 +325,8 @@ func writeStoreError(w http.ResponseWriter, err error) {
 		writeErrorDetail(w, http.StatusBadRequest, errorDetail{Code: codeBadRequest, Message: fe.Error(), Field: fe.field})
 	case errors.Is(err, keystore.ErrNotFound):
 		writeError(w, http.StatusNotFound, codeNotFound, "no such key")
+	case errors.Is(err, keystore.ErrExists):
+		writeError(w, http.StatusConflict, "conflict", "the key exists already (was the request retried?)")
 	case errors.Is(err, keystore.ErrUnavailable), errors.Is(err, keystore.ErrClosed),
 		errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again")

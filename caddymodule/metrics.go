@@ -42,7 +42,7 @@ var (
 	}, []string{"outcome", "credential", "reason"})
 	verifyDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "verification_duration_seconds",
-		Help:    "Time Signet spent deciding a request (not the origin's time).",
+		Help:    "Time Signet spent deciding a request (for the signing endpoint, including its HEAD check at the origin).",
 		Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2},
 	}, []string{"credential"})
 	signedURLsIssued = prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -15,6 +15,8 @@ import (
 // whatever max_lifetime says now, since it may have been higher before).
 const revocationTTL = 7 * 24 * time.Hour
 
+const revokeExample = `{"url": "https://files.example.com/a.pdf?sig=…"}`
+
 // revokeRequest is the body of POST /signet/revocations (admin API) and
 // POST {api}/revocations (public API). Exactly one field is given.
 type revokeRequest struct {

@@ -62,6 +62,12 @@ func parseExpiresIn(raw json.RawMessage, maxLifetime time.Duration) (time.Durati
 
 // decodeSignBody reads a small JSON body strictly into v.
 func decodeSignBody(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeSmallJSON(w, r, v, `{"expires_in": 3600}`)
+}
+
+// decodeSmallJSON reads a small JSON body strictly into v; example is the
+// shape shown when the body is not an object.
+func decodeSmallJSON(w http.ResponseWriter, r *http.Request, v any, example string) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxSignRequestBody)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -76,7 +82,7 @@ func decodeSignBody(w http.ResponseWriter, r *http.Request, v any) error {
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return badField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
 		}
-		return badField("body", "must be a JSON object such as {\"expires_in\": 3600}")
+		return badField("body", "must be a JSON object such as %s", example)
 	}
 	if dec.More() {
 		return badField("body", "unexpected data after the JSON object")
@@ -142,8 +148,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, dc decision, 
 		return h.rateLimited(w, r, dc, wait, "client")
 	}
 	if h.app.Stale(now) {
-		delete(r.Header, "Authorization")
-		return h.deny(w, r, dc, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
+		return h.storeUnavailable(w, r, dc)
 	}
 	e, d := h.authenticate(r, now)
 	delete(r.Header, "Authorization")
@@ -196,6 +201,13 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, dc decision, 
 	return writeJSON(w, http.StatusOK, resp)
 }
 
+// storeUnavailable answers 503 while the store is too stale to decide.
+func (h *Handler) storeUnavailable(w http.ResponseWriter, r *http.Request, dc decision) error {
+	delete(r.Header, "Authorization")
+	w.Header().Set("Retry-After", "5")
+	return h.deny(w, r, dc, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
+}
+
 // serveRevoke is POST {api}/revocations: an admin key may revoke anything;
 // a key with the sign permission may revoke the URLs it issued (by whole
 // URL) and everything it issued until now (key_id = its own id).
@@ -209,8 +221,7 @@ func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request, dc decisio
 		return h.rateLimited(w, r, dc, wait, "client")
 	}
 	if h.app.Stale(now) {
-		delete(r.Header, "Authorization")
-		return h.deny(w, r, dc, http.StatusServiceUnavailable, codeStoreUnavailable, "the key store is unavailable; try again", "store_unavailable")
+		return h.storeUnavailable(w, r, dc)
 	}
 	e, d := h.authenticate(r, now)
 	delete(r.Header, "Authorization")
@@ -222,7 +233,7 @@ func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request, dc decisio
 		return h.deny(w, r, dc, http.StatusForbidden, codeForbidden, "revoking needs a secret key with the sign or admin permission", "permission")
 	}
 	var req revokeRequest
-	if err := decodeSignBody(w, r, &req); err != nil {
+	if err := decodeSmallJSON(w, r, &req, revokeExample); err != nil {
 		return h.badRequest(w, r, dc, err)
 	}
 	rev, claims, err := h.app.revocationFor(req, now)

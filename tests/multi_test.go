@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -277,4 +278,27 @@ func (p *tcpProxy) Restore() {
 	p.mu.Lock()
 	p.cut = false
 	p.mu.Unlock()
+}
+
+// TestGeneratedSecretSurvivesRedisDataLoss: with no signing_secret
+// configured, a reload after Redis lost its data puts the secret this
+// instance was signing with back, instead of generating a new one that
+// would break every link in flight.
+func TestGeneratedSecretSurvivesRedisDataLoss(t *testing.T) {
+	srv := redistest.Start(t)
+	in := newInstanceWith(t, t.TempDir(), "store redis "+srv.URL()+"\nmax_staleness 3s")
+	in.start()
+	link := strings.TrimSpace(in.mustCLI("sign", "/reports/q1.txt", "--expires-in", "1h", "--base-url", in.site))
+	expectStatus(t, "operator link", do(t, "GET", link, "", nil), 200, "")
+
+	srv.Stop()
+	srv.Start() // an empty Redis
+	eventually(t, 15*time.Second, "reload onto the empty Redis", func() bool {
+		_, err := run(in.bin, "reload", "--force", "--config", in.config, "--adapter", "caddyfile", "--address", in.admin)
+		return err == nil
+	})
+	expectStatus(t, "operator link after data loss and reload", do(t, "GET", link, "", nil), 200, "")
+	if got, _ := srv.Client().Exists(context.Background(), "{signet}:secret").Result(); got != 1 {
+		t.Errorf("the secret was not put back into Redis")
+	}
 }
