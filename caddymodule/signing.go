@@ -139,21 +139,9 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, dc decision, 
 		delete(r.Header, "Authorization")
 		return h.deny(w, r, dc, http.StatusNotFound, codeNotFound, "no such API endpoint; use POST "+h.API+"/files/{path}/signed-url", "api_not_found")
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		return h.deny(w, r, dc, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use POST", "method")
-	}
-	now := time.Now()
-	if ok, wait := h.clientLimits.allow(clientIP(r), now); !ok {
-		return h.rateLimited(w, r, dc, wait, "client")
-	}
-	if h.app.Stale(now) {
-		return h.storeUnavailable(w, r, dc)
-	}
-	e, d := h.authenticate(r, now)
-	delete(r.Header, "Authorization")
+	e, now, err := h.apiCaller(w, r, dc)
 	if e == nil {
-		return h.refuse(w, r, dc, d)
+		return err
 	}
 	k := e.Key
 	switch {
@@ -201,6 +189,31 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, dc decision, 
 	return writeJSON(w, http.StatusOK, resp)
 }
 
+// apiCaller runs the checks every public API endpoint starts with: POST
+// only, the per-client rate limit (before authentication, so guessing keys
+// is limited too), the store's staleness, and a valid API key, which it
+// removes from the request. It returns the caller's key, or nil once it
+// has answered the request (with the error to return).
+func (h *Handler) apiCaller(w http.ResponseWriter, r *http.Request, dc decision) (*keystore.Entry, time.Time, error) {
+	now := time.Now()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		return nil, now, h.deny(w, r, dc, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use POST", "method")
+	}
+	if ok, wait := h.clientLimits.allow(clientIP(r), now); !ok {
+		return nil, now, h.rateLimited(w, r, dc, wait, "client")
+	}
+	if h.app.Stale(now) {
+		return nil, now, h.storeUnavailable(w, r, dc)
+	}
+	e, d := h.authenticate(r, now)
+	delete(r.Header, "Authorization")
+	if e == nil {
+		return nil, now, h.refuse(w, r, dc, d)
+	}
+	return e, now, nil
+}
+
 // storeUnavailable answers 503 while the store is too stale to decide.
 func (h *Handler) storeUnavailable(w http.ResponseWriter, r *http.Request, dc decision) error {
 	delete(r.Header, "Authorization")
@@ -212,21 +225,9 @@ func (h *Handler) storeUnavailable(w http.ResponseWriter, r *http.Request, dc de
 // a key with the sign permission may revoke the URLs it issued (by whole
 // URL) and everything it issued until now (key_id = its own id).
 func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request, dc decision) error {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		return h.deny(w, r, dc, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use POST", "method")
-	}
-	now := time.Now()
-	if ok, wait := h.clientLimits.allow(clientIP(r), now); !ok {
-		return h.rateLimited(w, r, dc, wait, "client")
-	}
-	if h.app.Stale(now) {
-		return h.storeUnavailable(w, r, dc)
-	}
-	e, d := h.authenticate(r, now)
-	delete(r.Header, "Authorization")
+	e, now, err := h.apiCaller(w, r, dc)
 	if e == nil {
-		return h.refuse(w, r, dc, d)
+		return err
 	}
 	k := e.Key
 	if k.Type == verifier.KeyPublic || !k.Permissions.Allows(verifier.PermSign) {

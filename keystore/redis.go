@@ -271,8 +271,13 @@ func (s *RedisStore) GetKeyByDigest(ctx context.Context, d verifier.Digest) (*Ke
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	v, err := redisGetByDigest.Run(ctx, s.client,
-		[]string{s.kKeys, s.kDigests, s.kLastUsed}, hex.EncodeToString(d[:])).Slice()
+	return s.keyReply(redisGetByDigest.Run(ctx, s.client,
+		[]string{s.kKeys, s.kDigests, s.kLastUsed}, hex.EncodeToString(d[:])).Slice())
+}
+
+// keyReply reads the reply of a script that returns one key: its record
+// and its last-used time, or nil (redis.Nil) when there is no such key.
+func (s *RedisStore) keyReply(v []any, err error) (*Key, error) {
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
@@ -414,23 +419,9 @@ func (s *RedisStore) DeleteKey(ctx context.Context, id string) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := redisDeleteKey.Run(ctx, s.client,
-		[]string{s.kKeys, s.kDigests, s.kLastUsed}, id, s.channel, msg).Slice()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, s.unavailable(err)
-	}
-	if len(v) != 2 {
-		return nil, s.unavailable(fmt.Errorf("unexpected reply %v", v))
-	}
-	k, err := decodeStored(optString(v[0]), optString(v[1]))
-	if err != nil {
-		// Deleted all the same; the record was unreadable.
-		return nil, s.unavailable(err)
-	}
-	return k, nil
+	// An unreadable record is deleted all the same, and reported.
+	return s.keyReply(redisDeleteKey.Run(ctx, s.client,
+		[]string{s.kKeys, s.kDigests, s.kLastUsed}, id, s.channel, msg).Slice())
 }
 
 // TouchKeys: KEYS keys, lastused; ARGV id, unix seconds, id, seconds, …
