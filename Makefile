@@ -26,7 +26,7 @@ lint:
 
 # Runs each fuzz target for FUZZTIME (plain `make test` runs their seed corpora).
 fuzz:
-	@set -e; for pkg in ./verifier; do \
+	@set -e; for pkg in ./verifier ./keystore ./caddymodule; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
