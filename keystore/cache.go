@@ -131,7 +131,11 @@ func NewCache(ctx context.Context, store Store, opts CacheOptions) (*Cache, erro
 	c.resyncLoop()
 	c.healthLoop()
 	if opts.LastUsedInterval > 0 {
-		c.every(opts.LastUsedInterval, "flush last-used", c.FlushLastUsed)
+		c.every(opts.LastUsedInterval, "flush last-used", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), min(opts.LastUsedInterval, flushTimeout))
+			defer cancel()
+			return c.flushLastUsed(ctx)
+		})
 	}
 	return c, nil
 }
@@ -428,9 +432,22 @@ func (c *Cache) DeleteKey(ctx context.Context, id string) (*Key, error) {
 	return k, nil
 }
 
+// flushTimeout bounds a write of last-used times, so that neither the
+// flush loop nor Close (a config reload) hangs on an unreachable store.
+const (
+	flushTimeout      = 5 * time.Second
+	closeFlushTimeout = time.Second
+)
+
 // FlushLastUsed writes the last-used times that changed since the last
-// flush to the store.
+// flush to the store, giving up after a few seconds.
 func (c *Cache) FlushLastUsed() error {
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	return c.flushLastUsed(ctx)
+}
+
+func (c *Cache) flushLastUsed(ctx context.Context) error {
 	v := c.view.Load()
 	batch := make(map[string]time.Time)
 	for id, e := range v.byID {
@@ -441,7 +458,7 @@ func (c *Cache) FlushLastUsed() error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if err := c.store.TouchKeys(context.Background(), batch); err != nil {
+	if err := c.store.TouchKeys(ctx, batch); err != nil {
 		return err
 	}
 	for id, t := range batch {
@@ -461,7 +478,12 @@ func (c *Cache) Close() error {
 		c.cancelFeed()
 		c.done.Wait()
 		if c.opts.LastUsedInterval > 0 {
-			if ferr := c.FlushLastUsed(); ferr != nil && !errors.Is(ferr, ErrClosed) {
+			// A last chance to save last-used times, briefly: the store may
+			// be the reason this cache is closing.
+			ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
+			ferr := c.flushLastUsed(ctx)
+			cancel()
+			if ferr != nil && !errors.Is(ferr, ErrClosed) {
 				err = ferr
 			}
 		}

@@ -41,6 +41,13 @@ type Option func(*config)
 
 type config struct {
 	appendOnly bool
+	extra      []string
+	configFile string
+}
+
+// Args passes extra command-line arguments to redis-server.
+func Args(args ...string) Option {
+	return func(c *config) { c.extra = append(c.extra, args...) }
 }
 
 // AppendOnly makes the server keep its data in an append-only file (fsync
@@ -142,19 +149,24 @@ func (s *Server) start() error {
 		return errors.New("already running")
 	}
 	logPath := filepath.Join(s.dir, "redis.log")
-	args := []string{
+	var args []string
+	if s.cfg.configFile != "" {
+		args = append(args, s.cfg.configFile)
+	}
+	args = append(args,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
 		"--logfile", logPath,
 		"--daemonize", "no",
 		"--save", "",
-	}
+	)
 	if s.cfg.appendOnly {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
+	args = append(args, s.cfg.extra...)
 	cmd := exec.Command(s.bin, args...)
 	if err := cmd.Start(); err != nil {
 		return err
