@@ -472,10 +472,23 @@ type backend struct {
 	generated atomic.Pointer[keystore.Secret]
 }
 
+// destructWait bounds how long a config change waits for the previous
+// store to shut down: an unreachable Redis must not stall a reload.
+const destructWait = 3 * time.Second
+
 // Destruct implements caddy.Destructor: the last config using the store is
-// gone.
+// gone. It closes the cache and the store, waiting at most destructWait;
+// past that, they finish closing in the background.
 func (b *backend) Destruct() error {
-	return errors.Join(b.cache.Close(), b.store.Close())
+	done := make(chan error, 1)
+	go func() { done <- errors.Join(b.cache.Close(), b.store.Close()) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(destructWait):
+		caddy.Log().Named("signet").Warn("the previous key store is still closing; continuing without waiting")
+		return nil
+	}
 }
 
 var backends = caddy.NewUsagePool()
