@@ -31,9 +31,7 @@ func init() {
 //	GET    /signet/revocations the revocations in force
 //
 // Errors are JSON: {"error":{"code":…,"message":…,"field":…}}.
-type AdminAPI struct {
-	logger *zap.Logger
-}
+type AdminAPI struct{}
 
 // CaddyModule returns the Caddy module information.
 func (AdminAPI) CaddyModule() caddy.ModuleInfo {
@@ -41,12 +39,6 @@ func (AdminAPI) CaddyModule() caddy.ModuleInfo {
 		ID:  "admin.api.signet",
 		New: func() caddy.Module { return new(AdminAPI) },
 	}
-}
-
-// Provision sets up the module.
-func (a *AdminAPI) Provision(caddy.Context) error {
-	a.logger = caddy.Log().Named("admin.api.signet")
-	return nil
 }
 
 // Routes returns the admin routes.
@@ -338,5 +330,4 @@ func (a *App) adminSign(req adminSignRequest, now time.Time) (signedURLResponse,
 // Interface guards
 var (
 	_ caddy.AdminRouter = (*AdminAPI)(nil)
-	_ caddy.Provisioner = (*AdminAPI)(nil)
 )

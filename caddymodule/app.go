@@ -113,7 +113,6 @@ type App struct {
 	verifier *verifier.Verifier
 	baseURL  *url.URL
 	poolKey  string
-	logger   *zap.Logger
 }
 
 // SigningSecret is one entry of the signing-secret ring.
@@ -169,7 +168,6 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // Provision opens (or reuses, across config reloads) the key store and its
 // cache.
 func (a *App) Provision(ctx caddy.Context) error {
-	a.logger = ctx.Logger()
 	if _, _, err := denyLevel(a.DenyLogLevel); err != nil {
 		return err
 	}

@@ -161,60 +161,9 @@ func TestBoltOpenErrors(t *testing.T) {
 }
 
 func TestBoltAfterClose(t *testing.T) {
-	ctx := context.Background()
 	s, err := OpenBolt(filepath.Join(t.TempDir(), "signet.db"), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := confCreate(t, s, confNewKey(t, "k", confBase))
-	feed, cancel := confSubscribe(s)
-	defer cancel()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	ops := map[string]func() error{
-		"CreateKey": func() error { return s.CreateKey(ctx, confNewKey(t, "new", confBase)) },
-		"GetKey":    func() error { _, err := s.GetKey(ctx, k.ID); return err },
-		"GetKeyByDigest": func() error {
-			_, err := s.GetKeyByDigest(ctx, k.Digest)
-			return err
-		},
-		"ListKeys": func() error { _, err := s.ListKeys(ctx); return err },
-		"UpdateKey": func() error {
-			_, err := s.UpdateKey(ctx, k.ID, func(*Key) error { return nil })
-			return err
-		},
-		"DeleteKey": func() error { _, err := s.DeleteKey(ctx, k.ID); return err },
-		"TouchKeys": func() error { return s.TouchKeys(ctx, map[string]time.Time{k.ID: confBase}) },
-		"Secret": func() error {
-			_, err := s.Secret(ctx, func() (Secret, error) { return Secret{ID: "x", Key: []byte("x")}, nil })
-			return err
-		},
-	}
-	for name, op := range ops {
-		t.Run(name, func(t *testing.T) {
-			var err error
-			func() {
-				defer func() {
-					if p := recover(); p != nil {
-						t.Fatalf("%s after Close panicked: %v", name, p)
-					}
-				}()
-				err = op()
-			}()
-			if !errors.Is(err, ErrClosed) {
-				t.Errorf("%s after Close: err = %v, want ErrClosed", name, err)
-			}
-			if errors.Is(err, ErrNotFound) {
-				t.Errorf("%s after Close reports ErrNotFound: a closed store must not look empty", name)
-			}
-		})
-	}
-	if !feed.empty() {
-		t.Errorf("failed operations on a closed store sent %+v", <-feed.ch)
-	}
-	// Closing again and subscribing do not panic.
-	_ = s.Close()
-	s.Subscribe(func(Change) {})()
+	testStoreAfterClose(t, s)
 }

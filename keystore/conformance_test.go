@@ -947,3 +947,64 @@ func confRevocations(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 }
+
+// testStoreAfterClose creates a key, subscribes, closes s, and checks that
+// every operation then fails with ErrClosed (never a panic, never a
+// misleading ErrNotFound) and sends nothing; closing again and subscribing
+// stay harmless. It returns the key created before Close.
+func testStoreAfterClose(t *testing.T, s Store) *Key {
+	t.Helper()
+	ctx := context.Background()
+	k := confCreate(t, s, confNewKey(t, "k", confBase))
+	feed, cancel := confSubscribe(s)
+	defer cancel()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]func() error{
+		"CreateKey":      func() error { return s.CreateKey(ctx, confNewKey(t, "new", confBase)) },
+		"GetKey":         func() error { _, err := s.GetKey(ctx, k.ID); return err },
+		"GetKeyByDigest": func() error { _, err := s.GetKeyByDigest(ctx, k.Digest); return err },
+		"ListKeys":       func() error { _, err := s.ListKeys(ctx); return err },
+		"UpdateKey": func() error {
+			_, err := s.UpdateKey(ctx, k.ID, func(*Key) error { return nil })
+			return err
+		},
+		"DeleteKey": func() error { _, err := s.DeleteKey(ctx, k.ID); return err },
+		"TouchKeys": func() error { return s.TouchKeys(ctx, map[string]time.Time{k.ID: confBase}) },
+		"Secret": func() error {
+			_, err := s.Secret(ctx, func() (Secret, error) { return Secret{ID: "x", Key: []byte("x")}, nil })
+			return err
+		},
+		"Revoke": func() error {
+			return s.Revoke(ctx, confRevs(t, time.Now(), time.Now().Add(time.Hour))[0])
+		},
+		"ListRevocations": func() error { _, err := s.ListRevocations(ctx, time.Now()); return err },
+		"Ping":            func() error { return s.Ping(ctx) },
+	}
+	for name, op := range ops {
+		t.Run(name, func(t *testing.T) {
+			var err error
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Fatalf("%s after Close panicked: %v", name, p)
+					}
+				}()
+				err = op()
+			}()
+			if !errors.Is(err, ErrClosed) {
+				t.Errorf("%s after Close: err = %v, want ErrClosed", name, err)
+			}
+			if errors.Is(err, ErrNotFound) {
+				t.Errorf("%s after Close reports ErrNotFound: a closed store must not look empty", name)
+			}
+		})
+	}
+	if !feed.empty() {
+		t.Errorf("operations on a closed store sent %+v", <-feed.ch)
+	}
+	_ = s.Close()
+	s.Subscribe(func(Change) {})()
+	return k
+}

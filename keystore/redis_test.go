@@ -419,49 +419,8 @@ func TestRedisIgnoresMalformedMessages(t *testing.T) {
 }
 
 func TestRedisAfterClose(t *testing.T) {
-	ctx := context.Background()
 	srv := redistest.Start(t)
-	s := redisOpen(t, srv, "")
-	k := confCreate(t, s, confNewKey(t, "k", confBase))
-	feed, cancel := confSubscribe(s)
-	defer cancel()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ops := map[string]func() error{
-		"CreateKey":      func() error { return s.CreateKey(ctx, confNewKey(t, "new", confBase)) },
-		"GetKey":         func() error { _, err := s.GetKey(ctx, k.ID); return err },
-		"GetKeyByDigest": func() error { _, err := s.GetKeyByDigest(ctx, k.Digest); return err },
-		"ListKeys":       func() error { _, err := s.ListKeys(ctx); return err },
-		"UpdateKey": func() error {
-			_, err := s.UpdateKey(ctx, k.ID, func(*Key) error { return nil })
-			return err
-		},
-		"DeleteKey": func() error { _, err := s.DeleteKey(ctx, k.ID); return err },
-		"TouchKeys": func() error { return s.TouchKeys(ctx, map[string]time.Time{k.ID: confBase}) },
-		"Secret": func() error {
-			_, err := s.Secret(ctx, func() (Secret, error) { return Secret{ID: "x", Key: []byte("x")}, nil })
-			return err
-		},
-		"Revoke": func() error {
-			return s.Revoke(ctx, confRevs(t, time.Now(), time.Now().Add(time.Hour))[0])
-		},
-		"ListRevocations": func() error { _, err := s.ListRevocations(ctx, time.Now()); return err },
-		"Ping":            func() error { return s.Ping(ctx) },
-	}
-	for name, op := range ops {
-		t.Run(name, func(t *testing.T) {
-			if err := op(); !errors.Is(err, ErrClosed) {
-				t.Errorf("%s after Close: err = %v, want ErrClosed", name, err)
-			}
-		})
-	}
-	if !feed.empty() {
-		t.Errorf("a closed store delivered %+v", <-feed.ch)
-	}
-	_ = s.Close()
-	s.Subscribe(func(Change) {})()
-	cancel()
+	k := testStoreAfterClose(t, redisOpen(t, srv, ""))
 	// The data is still in Redis for everyone else.
 	confGet(t, redisOpen(t, srv, ""), k.ID)
 }
