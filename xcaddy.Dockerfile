@@ -15,6 +15,7 @@ COPY go.mod go.sum plugin.go ./
 COPY caddymodule/ caddymodule/
 COPY keystore/ keystore/
 COPY verifier/ verifier/
+COPY rules/ rules/
 RUN xcaddy build --with github.com/caddy-signet/signet=./ --output /usr/bin/caddy
 
 # The official image unchanged (user, /data, /config, /etc/caddy/Caddyfile,

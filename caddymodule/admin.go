@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-signet/signet/keystore"
+	"github.com/caddy-signet/signet/rules"
 	"github.com/caddy-signet/signet/verifier"
 )
 
@@ -19,7 +20,7 @@ func init() {
 }
 
 // AdminAPI serves Signet's operator endpoints on Caddy's admin endpoint
-// (localhost:2019 by default):
+// (localhost:2019 by default). The caller is the operator (rules.Operator):
 //
 //	POST   /signet/keys        create a key; the response holds its value, once
 //	GET    /signet/keys        list keys (never values)
@@ -41,83 +42,91 @@ func (AdminAPI) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// adminHandler is an admin endpoint: it gets the running app's state and
+// returns an error, which serve renders (the one adapter).
+type adminHandler func(w http.ResponseWriter, r *http.Request, app *App, st *running) error
+
+var errNotConfigured = &apiError{status: http.StatusServiceUnavailable, code: codeStoreUnavailable,
+	msg: "signet is not running: no config uses it (add the signet directive or global option)"}
+
+func (f adminHandler) serve(w http.ResponseWriter, r *http.Request) error {
+	err := errNotConfigured
+	if app := current.Load(); app != nil {
+		st, serr := app.state()
+		if serr == nil {
+			e := f(w, r, app, st)
+			if e == nil {
+				return nil
+			}
+			err = toAPIError(e, "no such key")
+		} else {
+			err = toAPIError(serr, "")
+		}
+	}
+	if err.status == http.StatusInternalServerError {
+		caddy.Log().Named("admin.api.signet").Error("request failed", zap.String("uri_path", r.URL.Path))
+	}
+	writeAPIError(w, err)
+	return nil
+}
+
+// methods routes by method; others get 405 with Allow.
+func methods(m map[string]adminHandler, allow string) adminHandler {
+	return func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
+		if f := m[r.Method]; f != nil {
+			return f(w, r, app, st)
+		}
+		return methodNotAllowed(allow)
+	}
+}
+
 // Routes returns the admin routes.
 func (a *AdminAPI) Routes() []caddy.AdminRoute {
+	route := func(pattern string, f adminHandler) caddy.AdminRoute {
+		return caddy.AdminRoute{Pattern: pattern, Handler: caddy.AdminHandlerFunc(f.serve)}
+	}
 	return []caddy.AdminRoute{
-		{Pattern: "/signet/keys", Handler: caddy.AdminHandlerFunc(a.handleKeys)},
-		{Pattern: "/signet/keys/", Handler: caddy.AdminHandlerFunc(a.handleKey)},
-		{Pattern: "/signet/sign", Handler: caddy.AdminHandlerFunc(a.handleSign)},
-		{Pattern: "/signet/revocations", Handler: caddy.AdminHandlerFunc(a.handleRevocations)},
+		route("/signet/keys", methods(map[string]adminHandler{http.MethodPost: createKey, http.MethodGet: listKeys}, "GET, POST")),
+		route("/signet/keys/", keyByID(methods(map[string]adminHandler{
+			http.MethodGet: getKey, http.MethodPatch: updateKey, http.MethodDelete: deleteKey,
+		}, "GET, PATCH, DELETE"))),
+		route("/signet/sign", methods(map[string]adminHandler{http.MethodPost: adminSign}, "POST")),
+		route("/signet/revocations", methods(map[string]adminHandler{http.MethodGet: listRevocations, http.MethodPost: adminRevoke}, "GET, POST")),
 	}
 }
 
-// cache returns the running app's cache, or answers 503.
-func (a *AdminAPI) cache(w http.ResponseWriter) *keystore.Cache {
-	app := current.Load()
-	if app == nil {
-		writeError(w, http.StatusServiceUnavailable, codeStoreUnavailable, errNotConfigured.Error())
-		return nil
+// keyByID refuses ids that cannot exist before f runs.
+func keyByID(f adminHandler) adminHandler {
+	return func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
+		if !keystore.ValidKeyID(keyIDOf(r)) {
+			return keystore.ErrNotFound
+		}
+		return f(w, r, app, st)
 	}
-	return app.Cache()
 }
 
-func (a *AdminAPI) handleKeys(w http.ResponseWriter, r *http.Request) error {
-	switch r.Method {
-	case http.MethodPost:
-		return a.createKey(w, r)
-	case http.MethodGet:
-		return a.listKeys(w, r)
-	}
-	w.Header().Set("Allow", "GET, POST")
-	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET or POST")
-	return nil
-}
-
-func (a *AdminAPI) handleKey(w http.ResponseWriter, r *http.Request) error {
-	id := strings.TrimPrefix(r.URL.Path, "/signet/keys/")
-	if !keystore.ValidKeyID(id) {
-		writeError(w, http.StatusNotFound, codeNotFound, "no such key")
-		return nil
-	}
-	switch r.Method {
-	case http.MethodGet:
-		return a.getKey(w, r, id)
-	case http.MethodPatch:
-		return a.updateKey(w, r, id)
-	case http.MethodDelete:
-		return a.deleteKey(w, r, id)
-	}
-	w.Header().Set("Allow", "GET, PATCH, DELETE")
-	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET, PATCH or DELETE")
-	return nil
-}
+func keyIDOf(r *http.Request) string { return strings.TrimPrefix(r.URL.Path, "/signet/keys/") }
 
 func storeContext(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), storeTimeout)
 }
 
-func (a *AdminAPI) createKey(w http.ResponseWriter, r *http.Request) error {
-	c := a.cache(w)
-	if c == nil {
-		return nil
+func createKey(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
+	var req rules.NewKeyRequest
+	if err := decodeJSON(w, r, &req, maxAdminBody, `{"name": "ci"}`); err != nil {
+		return err
 	}
-	var req createKeyRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		writeStoreError(w, err)
-		return nil
-	}
-	k, token, err := newKey(req, time.Now())
+	k, token, err := rules.NewKey(rules.Operator, req, time.Now())
 	if err != nil {
-		writeStoreError(w, err)
-		return nil
+		return err
 	}
 	ctx, cancel := storeContext(r)
 	defer cancel()
+	c := st.backend.cache
 	if err := c.CreateKey(ctx, k); err != nil {
-		writeStoreError(w, err)
-		return nil
+		return err
 	}
-	countKeyChange("created")
+	app.countKeyChange("created")
 	auditLog().Info("key created", zap.String("api", "admin"), zap.String("key_id", k.ID),
 		zap.String("name", k.Name), zap.String("type", string(k.Type)), zap.String("user", k.User),
 		zap.Strings("scopes", k.Scopes), zap.String("permissions", string(k.Permissions)))
@@ -126,17 +135,13 @@ func (a *AdminAPI) createKey(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, v)
 }
 
-func (a *AdminAPI) listKeys(w http.ResponseWriter, r *http.Request) error {
-	c := a.cache(w)
-	if c == nil {
-		return nil
-	}
+func listKeys(w http.ResponseWriter, r *http.Request, _ *App, st *running) error {
 	ctx, cancel := storeContext(r)
 	defer cancel()
+	c := st.backend.cache
 	keys, err := c.Store().ListKeys(ctx)
 	if err != nil {
-		writeStoreError(w, err)
-		return nil
+		return err
 	}
 	out := make([]keyView, 0, len(keys))
 	for _, k := range keys {
@@ -145,125 +150,84 @@ func (a *AdminAPI) listKeys(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{"keys": out})
 }
 
-func (a *AdminAPI) getKey(w http.ResponseWriter, r *http.Request, id string) error {
-	c := a.cache(w)
-	if c == nil {
-		return nil
-	}
+func getKey(w http.ResponseWriter, r *http.Request, _ *App, st *running) error {
 	ctx, cancel := storeContext(r)
 	defer cancel()
-	k, err := c.Store().GetKey(ctx, id)
+	k, err := st.backend.cache.Store().GetKey(ctx, keyIDOf(r))
 	if err != nil {
-		writeStoreError(w, err)
-		return nil
+		return err
 	}
-	return writeJSON(w, http.StatusOK, viewOf(k, c))
+	return writeJSON(w, http.StatusOK, viewOf(k, st.backend.cache))
 }
 
-func (a *AdminAPI) updateKey(w http.ResponseWriter, r *http.Request, id string) error {
-	c := a.cache(w)
-	if c == nil {
-		return nil
+func updateKey(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
+	var req rules.KeyUpdate
+	if err := decodeJSON(w, r, &req, maxAdminBody, `{"permissions": "none"}`); err != nil {
+		return err
 	}
-	var req updateKeyRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		writeStoreError(w, err)
-		return nil
-	}
-	fn, err := applyUpdate(req, time.Now())
+	fn, err := rules.UpdateKey(rules.Operator, req, time.Now())
 	if err != nil {
-		writeStoreError(w, err)
-		return nil
+		return err
 	}
 	ctx, cancel := storeContext(r)
 	defer cancel()
-	k, err := c.UpdateKey(ctx, id, fn)
+	k, err := st.backend.cache.UpdateKey(ctx, keyIDOf(r), fn)
 	if err != nil {
-		writeStoreError(w, err)
-		return nil
+		return err
 	}
-	countKeyChange("updated")
+	app.countKeyChange("updated")
 	auditLog().Info("key updated", zap.String("api", "admin"), zap.String("key_id", k.ID),
 		zap.String("name", k.Name), zap.Strings("scopes", k.Scopes), zap.String("permissions", string(k.Permissions)))
-	return writeJSON(w, http.StatusOK, viewOf(k, c))
+	return writeJSON(w, http.StatusOK, viewOf(k, st.backend.cache))
 }
 
-func (a *AdminAPI) deleteKey(w http.ResponseWriter, r *http.Request, id string) error {
-	c := a.cache(w)
-	if c == nil {
-		return nil
+func deleteKey(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
+	if err := rules.DeleteKey(rules.Operator); err != nil {
+		return err
 	}
 	ctx, cancel := storeContext(r)
 	defer cancel()
-	k, err := c.DeleteKey(ctx, id)
+	k, err := st.backend.cache.DeleteKey(ctx, keyIDOf(r))
 	if err != nil {
-		writeStoreError(w, err)
-		return nil
+		return err
 	}
-	countKeyChange("deleted")
+	app.countKeyChange("deleted")
 	auditLog().Info("key deleted", zap.String("api", "admin"), zap.String("key_id", k.ID), zap.String("name", k.Name))
-	return writeJSON(w, http.StatusOK, map[string]any{"deleted": viewOf(k, c)})
-}
-
-func (a *AdminAPI) handleRevocations(w http.ResponseWriter, r *http.Request) error {
-	app := current.Load()
-	if app == nil {
-		writeError(w, http.StatusServiceUnavailable, codeStoreUnavailable, errNotConfigured.Error())
-		return nil
-	}
-	switch r.Method {
-	case http.MethodGet:
-		revs := app.Cache().Revocations(time.Now())
-		if revs == nil {
-			revs = []keystore.Revocation{}
-		}
-		return writeJSON(w, http.StatusOK, map[string]any{"revocations": revs})
-	case http.MethodPost:
-		var req revokeRequest
-		if err := decodeSmallJSON(w, r, &req, revokeExample); err != nil {
-			writeStoreError(w, err)
-			return nil
-		}
-		rev, _, err := app.revocationFor(req, time.Now())
-		if err != nil {
-			writeStoreError(w, err)
-			return nil
-		}
-		return app.revoke(w, r.Context(), rev, "admin", "")
-	}
-	w.Header().Set("Allow", "GET, POST")
-	writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use GET or POST")
-	return nil
-}
-
-// revoke stores rev (nil: the URL had expired already) and answers.
-func (a *App) revoke(w http.ResponseWriter, ctx context.Context, rev *keystore.Revocation, api, byKey string) error {
-	if rev == nil {
-		return writeJSON(w, http.StatusOK, revokeResponse{AlreadyExpired: true})
-	}
-	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	defer cancel()
-	if err := a.Cache().Revoke(ctx, *rev); err != nil {
-		writeStoreError(w, err)
-		return nil
-	}
-	if !a.DisableMetrics {
-		revocationsTotal.WithLabelValues(string(rev.Kind)).Inc()
-	}
-	fields := []zap.Field{zap.String("api", api), zap.String("by_key_id", byKey),
-		zap.String("kind", string(rev.Kind)), zap.String("target", rev.Target), zap.Time("expires_at", rev.ExpiresAt)}
-	if !rev.Before.IsZero() {
-		fields = append(fields, zap.Time("before", rev.Before))
-	}
-	auditLog().Info("revoked", fields...)
-	return writeJSON(w, http.StatusOK, revokeResponse{Revocation: rev})
+	return writeJSON(w, http.StatusOK, map[string]any{"deleted": viewOf(k, st.backend.cache)})
 }
 
 // countKeyChange counts a key lifecycle change, unless metrics are off.
-func countKeyChange(op string) {
-	if app := current.Load(); app != nil && !app.DisableMetrics {
+func (a *App) countKeyChange(op string) {
+	if !a.DisableMetrics {
 		keyChanges.WithLabelValues(op).Inc()
 	}
+}
+
+func listRevocations(w http.ResponseWriter, _ *http.Request, _ *App, st *running) error {
+	revs := st.backend.cache.Revocations(time.Now())
+	if revs == nil {
+		revs = []keystore.Revocation{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"revocations": revs})
+}
+
+func adminRevoke(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
+	var req rules.RevokeRequest
+	if err := decodeJSON(w, r, &req, maxPublicBody, revokeExample); err != nil {
+		return err
+	}
+	rev, claims, err := rules.Revocation(req, st.verifier, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := rules.MayRevoke(rules.Operator, req, rev, claims); err != nil {
+		return err
+	}
+	resp, err := app.revoke(r.Context(), st, rev, "admin", rules.Operator)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, resp)
 }
 
 // adminSignRequest is the body of POST /signet/sign.
@@ -276,28 +240,33 @@ type adminSignRequest struct {
 	BaseURL string `json:"base_url"`
 }
 
-// handleSign signs a URL as the operator: the URL carries no key id, so
-// only its expiry (or a secret rotation) ends it.
-func (a *AdminAPI) handleSign(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use POST")
-		return nil
-	}
-	app := current.Load()
-	if app == nil {
-		writeError(w, http.StatusServiceUnavailable, codeStoreUnavailable, errNotConfigured.Error())
-		return nil
-	}
+// adminSign signs a URL as the operator: the URL carries no key id, so
+// only its expiry, a revocation (by id, URL or prefix) or a secret rotation
+// ends it.
+func adminSign(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
 	var req adminSignRequest
-	if err := decodeSignBody(w, r, &req); err != nil {
-		writeStoreError(w, err)
-		return nil
+	if err := decodeJSON(w, r, &req, maxPublicBody, signExample); err != nil {
+		return err
 	}
-	resp, err := app.adminSign(req, time.Now())
+	if req.Path == "" || req.Path[0] != '/' || verifier.CheckPath(req.Path, "") != nil {
+		return rules.BadField("path", "must be a clean absolute path such as /reports/q1.pdf")
+	}
+	lifetime, err := rules.ExpiresIn(req.ExpiresIn, time.Duration(app.MaxLifetime))
 	if err != nil {
-		writeStoreError(w, err)
-		return nil
+		return err
+	}
+	base := app.baseURL
+	if req.BaseURL != "" {
+		if base, err = parseBaseURL(req.BaseURL); err != nil {
+			return rules.BadField("base_url", "%v", err)
+		}
+	}
+	if base == nil {
+		return rules.BadField("base_url", "required: no base_url is configured (e.g. https://files.example.com)")
+	}
+	resp, err := app.signURL(st, base, req.Path, rules.Operator, lifetime, time.Now())
+	if err != nil {
+		return err
 	}
 	if !app.DisableMetrics {
 		signedURLsIssued.WithLabelValues("admin").Inc()
@@ -307,25 +276,6 @@ func (a *AdminAPI) handleSign(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, resp)
 }
 
-func (a *App) adminSign(req adminSignRequest, now time.Time) (signedURLResponse, error) {
-	if req.Path == "" || req.Path[0] != '/' || verifier.CheckPath(req.Path, "") != nil {
-		return signedURLResponse{}, badField("path", "must be a clean absolute path such as /reports/q1.pdf")
-	}
-	lifetime, err := parseExpiresIn(req.ExpiresIn, time.Duration(a.MaxLifetime))
-	if err != nil {
-		return signedURLResponse{}, err
-	}
-	base := a.baseURL
-	if req.BaseURL != "" {
-		if base, err = parseBaseURL(req.BaseURL); err != nil {
-			return signedURLResponse{}, badField("base_url", "%v", err)
-		}
-	}
-	if base == nil {
-		return signedURLResponse{}, badField("base_url", "required: no base_url is configured (e.g. https://files.example.com)")
-	}
-	return a.signURL(base, req.Path, "", lifetime, nil, now)
-}
 
 // Interface guards
 var (

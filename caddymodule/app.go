@@ -1,24 +1,19 @@
 // Package caddymodule is Signet's Caddy glue: the signet app (which owns the
 // key store), the HTTP handler http.handlers.signet, the admin API module
-// admin.api.signet, Caddyfile parsing and the `caddy signet` commands.
+// admin.api.signet, Caddyfile parsing and the `caddy signet` commands. Who
+// may do what is decided in package rules; this package only asks.
 package caddymodule
 
 import (
-	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/tls"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -33,11 +28,12 @@ func init() {
 // Defaults.
 const (
 	defaultLastUsedInterval = time.Minute
-	boltOpenTimeout         = 10 * time.Second
 	defaultMaxLifetime      = 7 * 24 * time.Hour
 	defaultClockSkew        = 30 * time.Second
 	defaultMaxStaleness     = 30 * time.Second
 	defaultResyncInterval   = 5 * time.Minute
+	// healthInterval is how often the cache pings the store.
+	healthInterval = time.Second
 )
 
 // App is the signet app: it owns the key store and its in-process cache,
@@ -109,10 +105,20 @@ type App struct {
 	// the request's own scheme and host.)
 	BaseURL string `json:"base_url,omitempty"`
 
-	backend  *backend
-	verifier *verifier.Verifier
-	baseURL  *url.URL
-	poolKey  string
+	baseURL *url.URL
+	ring    []verifier.Secret // the configured ring, resolved
+	poolKey string            // the store's key in the backends pool
+	open    func() (keystore.Store, error)
+
+	s *appState
+}
+
+// appState is an app's runtime state, behind a pointer so the config struct
+// stays copyable.
+type appState struct {
+	mu     sync.Mutex              // serialises opening
+	live   atomic.Pointer[running] // set once the store is open
+	loaded bool                    // this config holds a backends reference
 }
 
 // SigningSecret is one entry of the signing-secret ring.
@@ -125,38 +131,6 @@ type SigningSecret struct {
 	Secret string `json:"secret"`
 }
 
-// StoreConfig selects and configures the key store backend.
-type StoreConfig struct {
-	// Type is the backend: "file" (the embedded bbolt store, for one
-	// instance; default) or "redis" (shared by many instances).
-	Type string `json:"type,omitempty"`
-
-	// Path is the embedded store's file. Default:
-	// `{caddy data dir}/signet/signet.db`. Relative paths are relative
-	// to Caddy's working directory.
-	Path string `json:"path,omitempty"`
-
-	// URL of a single Redis server: `redis://[user:password@]host:port[/db]`,
-	// or `rediss://…` for TLS.
-	URL string `json:"url,omitempty"`
-	// Addresses of Redis Sentinels (with MasterName) or of Redis Cluster
-	// nodes (without), as host:port.
-	Addresses []string `json:"addresses,omitempty"`
-	// MasterName is the Sentinel master's name.
-	MasterName string `json:"master_name,omitempty"`
-	// Username and Password authenticate to Redis (they override those in
-	// URL). `{env.*}` and `{file.*}` placeholders are resolved at load.
-	Username string `json:"username,omitempty"`
-	Password string `json:"password,omitempty"`
-	// DB is the Redis database number (not for Cluster).
-	DB int `json:"db,omitempty"`
-	// TLS connects with TLS (implied by rediss://).
-	TLS bool `json:"tls,omitempty"`
-	// Namespace prefixes every Redis key and channel (inside a hash tag,
-	// so Cluster keeps them in one slot). Default: `signet`.
-	Namespace string `json:"namespace,omitempty"`
-}
-
 // CaddyModule returns the Caddy module information.
 func (App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
@@ -165,10 +139,62 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision opens (or reuses, across config reloads) the key store and its
-// cache.
-func (a *App) Provision(ctx caddy.Context) error {
+// check validates the configuration as given (zero values mean defaults).
+// Provision calls it before anything is opened; the Caddyfile parser calls
+// it after each option, so an error points at the option's line.
+func (a *App) check() error {
 	if _, _, err := denyLevel(a.DenyLogLevel); err != nil {
+		return err
+	}
+	if a.LastUsedInterval > 0 && a.LastUsedInterval < caddy.Duration(time.Second) {
+		return fmt.Errorf("last_used_interval: must be at least 1s (or off), got %s", time.Duration(a.LastUsedInterval))
+	}
+	if a.MaxStaleness != 0 && a.MaxStaleness < caddy.Duration(time.Second) {
+		return fmt.Errorf("max_staleness: must be at least 1s (the store is pinged every second), got %s", time.Duration(a.MaxStaleness))
+	}
+	if a.ResyncInterval > 0 && a.ResyncInterval < caddy.Duration(time.Second) {
+		return fmt.Errorf("resync_interval: must be at least 1s, got %s", time.Duration(a.ResyncInterval))
+	}
+	if a.MaxLifetime != 0 && (a.MaxLifetime < caddy.Duration(time.Second) || a.MaxLifetime > caddy.Duration(defaultMaxLifetime)) {
+		return fmt.Errorf("max_lifetime: must be between 1s and 7d, got %s", time.Duration(a.MaxLifetime))
+	}
+	if a.ClockSkew < 0 || a.ClockSkew > caddy.Duration(time.Hour) {
+		return fmt.Errorf("clock_skew: must be between 0 and 1h, got %s", time.Duration(a.ClockSkew))
+	}
+	if a.BaseURL != "" {
+		if _, err := parseBaseURL(a.BaseURL); err != nil {
+			return fmt.Errorf("base_url: %v", err)
+		}
+	}
+	// The signature parameter's rules are the verifier's own.
+	if _, err := buildVerifier([]verifier.Secret{{ID: "check", Key: make([]byte, verifier.MinSecretLen)}}, a.QueryParam, 0); err != nil {
+		return fmt.Errorf("query_param: %v", err)
+	}
+	for i, s := range a.SigningSecrets {
+		if !verifier.ValidSecretID(s.ID) {
+			return fmt.Errorf("signing_secret: id %q must be 1-32 characters of A-Z a-z 0-9 - _", s.ID)
+		}
+		for _, o := range a.SigningSecrets[:i] {
+			if o.ID == s.ID {
+				return fmt.Errorf("signing_secret: duplicate id %q", s.ID)
+			}
+		}
+		if !strings.Contains(s.Secret, "{") && len(s.Secret) < verifier.MinSecretLen {
+			return fmt.Errorf("signing_secret %s: the secret must be at least %d bytes (try: openssl rand -base64 48)", s.ID, verifier.MinSecretLen)
+		}
+	}
+	if a.Store != nil {
+		return a.Store.check()
+	}
+	return nil
+}
+
+// Provision checks the configuration, sets defaults and resolves secrets.
+// It opens nothing: the store is opened by Start (so `caddy validate` never
+// touches a store that a running instance holds), or by the first request
+// if the http app starts first.
+func (a *App) Provision(ctx caddy.Context) error {
+	if err := a.check(); err != nil {
 		return err
 	}
 	if !a.DisableMetrics {
@@ -185,61 +211,141 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.LastUsedInterval == 0 {
 		a.LastUsedInterval = caddy.Duration(defaultLastUsedInterval)
 	}
-	if a.LastUsedInterval > 0 && a.LastUsedInterval < caddy.Duration(time.Second) {
-		return fmt.Errorf("last_used_interval must be at least 1s (or negative to disable), got %s", time.Duration(a.LastUsedInterval))
-	}
-	switch a.Store.Type {
-	case "file":
-		path := a.Store.Path
-		if path == "" {
-			path = filepath.Join(caddy.AppDataDir(), "signet", "signet.db")
-		}
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return fmt.Errorf("store path %q: %v", path, err)
-		}
-		a.poolKey = "file:" + abs
-		b, err := loadBackend(a.poolKey, func() (keystore.Store, error) {
-			st, err := keystore.OpenBolt(abs, boltOpenTimeout)
-			if err != nil {
-				return nil, err
-			}
-			return meteredStore{Store: st, backend: "file"}, nil
-		}, a.cacheOptions())
-		if err != nil {
-			return err
-		}
-		a.backend = b
-	case "redis":
-		opts, key, err := a.Store.redisOptions()
-		if err != nil {
-			return fmt.Errorf("store redis: %v", err)
-		}
-		a.poolKey = key
-		b, err := loadBackend(a.poolKey, func() (keystore.Store, error) {
-			st := keystore.NewRedisStore(redis.NewUniversalClient(opts), a.Store.Namespace)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := st.Ping(ctx); err != nil {
-				_ = st.Close()
-				return nil, fmt.Errorf("cannot reach Redis: %v", err)
-			}
-			return meteredStore{Store: st, backend: "redis"}, nil
-		}, a.cacheOptions())
-		if err != nil {
-			return fmt.Errorf("store redis: %v", err)
-		}
-		a.backend = b
-	default:
-		return fmt.Errorf("unknown store type %q (want file or redis)", a.Store.Type)
-	}
 	if a.MaxStaleness == 0 {
 		a.MaxStaleness = caddy.Duration(defaultMaxStaleness)
 	}
-	if a.MaxStaleness < caddy.Duration(time.Second) {
-		return fmt.Errorf("max_staleness must be at least 1s (the store is pinged every second), got %s", time.Duration(a.MaxStaleness))
+	if a.MaxLifetime == 0 {
+		a.MaxLifetime = caddy.Duration(defaultMaxLifetime)
 	}
-	return a.provisionSigning()
+	if a.ClockSkew == 0 {
+		a.ClockSkew = caddy.Duration(defaultClockSkew)
+	}
+	if a.BaseURL != "" {
+		a.baseURL, _ = parseBaseURL(a.BaseURL)
+	}
+	repl := caddy.NewReplacer()
+	for _, s := range a.SigningSecrets {
+		key, err := repl.ReplaceOrErr(s.Secret, true, true)
+		if err != nil {
+			return fmt.Errorf("signing secret %q: %v", s.ID, err)
+		}
+		a.ring = append(a.ring, verifier.Secret{ID: s.ID, Key: []byte(key)})
+	}
+	if len(a.ring) > 0 {
+		if _, err := buildVerifier(a.ring, a.QueryParam, time.Duration(a.ClockSkew)); err != nil {
+			return fmt.Errorf("signed URLs: %v", err)
+		}
+	}
+	a.s = new(appState)
+	var err error
+	a.poolKey, a.open, err = a.Store.opener()
+	return err
+}
+
+// Validate checks the configuration.
+func (a *App) Validate() error { return a.check() }
+
+// running is what an app has once its store is open.
+type running struct {
+	backend  *backend
+	verifier *verifier.Verifier
+}
+
+// state returns the open store and the verifier, opening the store on
+// first use. The request path calls it on every request: after the first
+// it is one atomic load.
+func (a *App) state() (*running, error) {
+	if s := a.s.live.Load(); s != nil {
+		return s, nil
+	}
+	return a.openStore()
+}
+
+func (a *App) openStore() (*running, error) {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	if s := a.s.live.Load(); s != nil {
+		return s, nil
+	}
+	b, err := loadBackend(a.poolKey, a.open, a.cacheOptions())
+	if err != nil {
+		return nil, err
+	}
+	a.s.loaded = true
+	ring := a.ring
+	if len(ring) == 0 {
+		sec, err := b.generatedSecret()
+		if err != nil {
+			return nil, fmt.Errorf("loading the generated signing secret: %v", err)
+		}
+		ring = []verifier.Secret{{ID: sec.ID, Key: sec.Key}}
+	}
+	v, err := buildVerifier(ring, a.QueryParam, time.Duration(a.ClockSkew))
+	if err != nil {
+		return nil, fmt.Errorf("signed URLs: %v", err)
+	}
+	s := &running{backend: b, verifier: v}
+	a.s.live.Store(s)
+	return s, nil
+}
+
+// buildVerifier makes the signed-URL verifier over ring.
+func buildVerifier(ring []verifier.Secret, param string, skew time.Duration) (*verifier.Verifier, error) {
+	v := &verifier.Verifier{Ring: ring, Param: param, Skew: skew}
+	if err := v.Validate(); err != nil {
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "verifier: "))
+	}
+	return v, nil
+}
+
+// current is the app of the running config; the admin API, which Caddy
+// instantiates separately, reaches the store through it.
+var current atomic.Pointer[App]
+
+// Start opens the store (or takes the one the previous config opened) and
+// makes the app the one the admin API serves.
+func (a *App) Start() error {
+	if _, err := a.state(); err != nil {
+		return err
+	}
+	current.Store(a)
+	return nil
+}
+
+// Stop stops serving the admin API from this app, unless a newer config's
+// app has taken over already.
+func (a *App) Stop() error {
+	current.CompareAndSwap(a, nil)
+	return nil
+}
+
+// Cleanup releases this config's hold on the shared store.
+func (a *App) Cleanup() error {
+	if a.s == nil {
+		return nil
+	}
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	if !a.s.loaded {
+		return nil
+	}
+	a.s.loaded = false
+	_, err := backends.Delete(a.poolKey)
+	return err
+}
+
+// Stale reports whether requests must fail closed because the store has not
+// answered for longer than max_staleness.
+func (a *App) Stale(s *running, now time.Time) bool {
+	return !a.ServeStale && s.backend.cache.Stale(now, time.Duration(a.MaxStaleness))
+}
+
+// paramName is the signature parameter's name.
+func (a *App) paramName() string {
+	if a.QueryParam != "" {
+		return a.QueryParam
+	}
+	return verifier.DefaultParam
 }
 
 // denyLevel parses deny_log_level.
@@ -264,137 +370,6 @@ func denyLevel(s string) (zapcore.Level, bool, error) {
 // (`include signet.audit`).
 func auditLog() *zap.Logger { return caddy.Log().Named("signet.audit") }
 
-// Stale reports whether requests must fail closed because the store has not
-// answered for longer than max_staleness.
-func (a *App) Stale(now time.Time) bool {
-	return !a.ServeStale && a.backend.cache.Stale(now, time.Duration(a.MaxStaleness))
-}
-
-// redisOptions builds the go-redis options the config describes, and the
-// pool key that identifies the store they reach (one client per store,
-// shared across reloads).
-func (sc *StoreConfig) redisOptions() (*redis.UniversalOptions, string, error) {
-	repl := caddy.NewReplacer()
-	resolve := func(v string) (string, error) { return repl.ReplaceOrErr(v, true, true) }
-	opts := &redis.UniversalOptions{
-		DialTimeout:  2 * time.Second,
-		ReadTimeout:  2 * time.Second,
-		WriteTimeout: 2 * time.Second,
-		MaxRetries:   1,
-	}
-	switch {
-	case sc.URL != "" && len(sc.Addresses) > 0:
-		return nil, "", errors.New("give either url or addresses, not both")
-	case sc.URL != "":
-		u, err := resolve(sc.URL)
-		if err != nil {
-			return nil, "", err
-		}
-		o, err := redis.ParseURL(u)
-		if err != nil {
-			return nil, "", fmt.Errorf("url: %v", err)
-		}
-		opts.Addrs, opts.Username, opts.Password, opts.DB, opts.TLSConfig = []string{o.Addr}, o.Username, o.Password, o.DB, o.TLSConfig
-	case len(sc.Addresses) > 0:
-		opts.Addrs, opts.MasterName, opts.DB = sc.Addresses, sc.MasterName, sc.DB
-	default:
-		return nil, "", errors.New("needs a url (redis://host:6379) or addresses")
-	}
-	if sc.Username != "" {
-		v, err := resolve(sc.Username)
-		if err != nil {
-			return nil, "", err
-		}
-		opts.Username = v
-	}
-	if sc.Password != "" {
-		v, err := resolve(sc.Password)
-		if err != nil {
-			return nil, "", err
-		}
-		opts.Password = v
-	}
-	if sc.TLS && opts.TLSConfig == nil {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	ns := sc.Namespace
-	if ns == "" {
-		ns = "signet"
-	}
-	// Any change of how to connect makes a new client (credentials enter
-	// the key only as a digest).
-	cred := sha256.Sum256([]byte(opts.Username + "\x00" + opts.Password))
-	key := fmt.Sprintf("redis:%s|%s|%d|%s|%x|%t", strings.Join(opts.Addrs, ","), opts.MasterName, opts.DB, ns, cred[:8], opts.TLSConfig != nil)
-	return opts, key, nil
-}
-
-// provisionSigning builds the signed-URL verifier from the configured ring,
-// or from the store's generated secret when none is configured.
-func (a *App) provisionSigning() error {
-	if a.MaxLifetime == 0 {
-		a.MaxLifetime = caddy.Duration(defaultMaxLifetime)
-	}
-	if a.ClockSkew == 0 {
-		a.ClockSkew = caddy.Duration(defaultClockSkew)
-	}
-	if a.MaxLifetime < caddy.Duration(time.Second) || a.MaxLifetime > caddy.Duration(defaultMaxLifetime) {
-		return fmt.Errorf("max_lifetime must be between 1s and 7d, got %s", time.Duration(a.MaxLifetime))
-	}
-	if a.ClockSkew < 0 || a.ClockSkew > caddy.Duration(time.Hour) {
-		return fmt.Errorf("clock_skew must be between 0 and 1h, got %s", time.Duration(a.ClockSkew))
-	}
-	if a.BaseURL != "" {
-		u, err := parseBaseURL(a.BaseURL)
-		if err != nil {
-			return fmt.Errorf("base_url: %v", err)
-		}
-		a.baseURL = u
-	}
-	var ring []verifier.Secret
-	if len(a.SigningSecrets) > 0 {
-		repl := caddy.NewReplacer()
-		for _, s := range a.SigningSecrets {
-			key, err := repl.ReplaceOrErr(s.Secret, true, true)
-			if err != nil {
-				return fmt.Errorf("signing secret %q: %v", s.ID, err)
-			}
-			ring = append(ring, verifier.Secret{ID: s.ID, Key: []byte(key)})
-		}
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		gen := generateSecret
-		if prev := a.backend.generated.Load(); prev != nil {
-			// The store lost the secret this process has been signing with
-			// (a Redis restart without its data): put it back rather than
-			// invalidate every link in flight.
-			gen = func() (keystore.Secret, error) { return *prev, nil }
-		}
-		sec, err := a.backend.store.Secret(ctx, gen)
-		if err != nil {
-			return fmt.Errorf("loading the generated signing secret: %v", err)
-		}
-		a.backend.generated.Store(&sec)
-		ring = []verifier.Secret{{ID: sec.ID, Key: sec.Key}}
-	}
-	a.verifier = &verifier.Verifier{Ring: ring, Param: a.QueryParam, Skew: time.Duration(a.ClockSkew)}
-	if err := a.verifier.Validate(); err != nil {
-		return fmt.Errorf("signed URLs: %v", strings.TrimPrefix(err.Error(), "verifier: "))
-	}
-	return nil
-}
-
-// generateSecret makes the signing secret of a zero-configuration install:
-// 32 random bytes, id "gen-" plus 8 random characters.
-func generateSecret() (keystore.Secret, error) {
-	var b [37]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return keystore.Secret{}, err
-	}
-	id := "gen-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[32:]))
-	return keystore.Secret{ID: id, Key: b[:32], CreatedAt: time.Now().UTC()}, nil
-}
-
 // parseBaseURL accepts `scheme://host[:port]` with an optional trailing
 // slash and nothing else.
 func parseBaseURL(s string) (*url.URL, error) {
@@ -409,114 +384,11 @@ func parseBaseURL(s string) (*url.URL, error) {
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }
 
-func (a *App) cacheOptions() keystore.CacheOptions {
-	lu := time.Duration(a.LastUsedInterval)
-	if lu < 0 {
-		lu = 0
-	}
-	resync := time.Duration(a.ResyncInterval)
-	if resync == 0 {
-		resync = defaultResyncInterval
-	}
-	return keystore.CacheOptions{
-		HealthInterval:   healthInterval,
-		LastUsedInterval: lu,
-		ResyncInterval:   max(resync, 0),
-		Derive:           derivePlaceholders,
-		OnError: func(op string, err error) {
-			caddy.Log().Named("signet").Warn("background store work failed", zap.String("op", op), zap.Error(err))
-		},
-	}
-}
-
-// Validate checks the configuration.
-func (a *App) Validate() error { return nil }
-
-// current is the app of the running config; the admin API, which Caddy
-// instantiates separately, reaches the store through it.
-var current atomic.Pointer[App]
-
-// Start makes the app the one the admin API serves.
-func (a *App) Start() error {
-	current.Store(a)
-	return nil
-}
-
-// Stop stops serving the admin API from this app, unless a newer config's
-// app has taken over already.
-func (a *App) Stop() error {
-	current.CompareAndSwap(a, nil)
-	return nil
-}
-
-// Cleanup releases this config's hold on the shared store.
-func (a *App) Cleanup() error {
-	if a.poolKey == "" {
-		return nil
-	}
-	_, err := backends.Delete(a.poolKey)
-	return err
-}
-
-// Cache returns the in-process view of the store.
-func (a *App) Cache() *keystore.Cache { return a.backend.cache }
-
-// backend is the state that outlives config reloads: one store handle and
-// one cache per store, shared through a caddy.UsagePool.
-type backend struct {
-	store keystore.Store
-	cache *keystore.Cache
-	// generated is the generated signing secret last loaded from the store.
-	generated atomic.Pointer[keystore.Secret]
-}
-
-// destructWait bounds how long a config change waits for the previous
-// store to shut down: an unreachable Redis must not stall a reload.
-const destructWait = 3 * time.Second
-
-// Destruct implements caddy.Destructor: the last config using the store is
-// gone. It closes the cache and the store, waiting at most destructWait;
-// past that, they finish closing in the background.
-func (b *backend) Destruct() error {
-	done := make(chan error, 1)
-	go func() { done <- errors.Join(b.cache.Close(), b.store.Close()) }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(destructWait):
-		caddy.Log().Named("signet").Warn("the previous key store is still closing; continuing without waiting")
-		return nil
-	}
-}
-
-var backends = caddy.NewUsagePool()
-
-func loadBackend(key string, open func() (keystore.Store, error), opts keystore.CacheOptions) (*backend, error) {
-	v, _, err := backends.LoadOrNew(key, func() (caddy.Destructor, error) {
-		st, err := open()
-		if err != nil {
-			return nil, err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := keystore.NewCache(ctx, st, opts)
-		if err != nil {
-			_ = st.Close()
-			return nil, err
-		}
-		return &backend{store: st, cache: c}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*backend), nil
-}
-
 // Interface guards
 var (
 	_ caddy.App          = (*App)(nil)
 	_ caddy.Provisioner  = (*App)(nil)
 	_ caddy.Validator    = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
-	_ caddy.Destructor   = (*backend)(nil)
 )
+

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-signet/signet/rules"
 )
 
 // FuzzRequestBodies: any body sent to the signing, revocation or key APIs
@@ -17,40 +19,45 @@ func FuzzRequestBodies(f *testing.F) {
 		`{"expires_in": 3600}`, `{"expires_in": 0}`, `{"expires_in": "3600"}`, `{"expires_in": 1e3}`,
 		`{"expires_in": 99999999999999999999}`, `{"url": "https://h/a?sig=x"}`, `{"id": "AAAAAAAAAAAAAAAAAAAAAA"}`,
 		`{"key_id": "key_aaaaaaaaaaaaaaaa"}`, `{"prefix": "/a/"}`, `{"name": "x", "scopes": ["/"]}`,
-		`[]`, `null`, `{`, ``, `{"expires_in": 1} x`,
+		`[]`, `null`, `{`, ``, `{"expires_in": 1} x`, `{"a":{"b":[{"c":1,"C":2}]}}`, `{"name":"x","NaMe":"y"}`,
 	} {
 		f.Add(s)
 	}
-	app := &App{MaxLifetime: 7 * 24 * 3600 * 1e9}
 	f.Fuzz(func(t *testing.T, body string) {
 		isField := func(err error) {
-			var fe *fieldError
+			var fe *rules.FieldError
 			if err != nil && !errors.As(err, &fe) {
 				t.Fatalf("non-field error for %q: %v", body, err)
 			}
 		}
-		req := func() *http.Request {
-			return httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		decode := func(v any) error {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+			return decodeJSON(httptest.NewRecorder(), r, v, maxAdminBody, "{}")
 		}
 		var sr signRequest
-		err := decodeSignBody(httptest.NewRecorder(), req(), &sr)
+		err := decode(&sr)
 		isField(err)
 		if err == nil {
-			_, err = parseExpiresIn(sr.ExpiresIn, time.Duration(app.MaxLifetime))
+			_, err = rules.ExpiresIn(sr.ExpiresIn, 7*24*time.Hour)
 			isField(err)
 		}
-		var rr revokeRequest
-		isField(decodeSmallJSON(httptest.NewRecorder(), req(), &rr, revokeExample))
-		var cr createKeyRequest
-		if err := decodeJSON(httptest.NewRecorder(), req(), &cr); err == nil {
-			_, _, err = newKey(cr, time.Now())
+		var rr rules.RevokeRequest
+		if err := decode(&rr); err == nil {
+			_, _, err = rules.Revocation(rr, nil, time.Now())
 			isField(err)
 		} else {
 			isField(err)
 		}
-		var ur updateKeyRequest
-		if err := decodeJSON(httptest.NewRecorder(), req(), &ur); err == nil {
-			_, err = applyUpdate(ur, time.Now())
+		var cr rules.NewKeyRequest
+		if err := decode(&cr); err == nil {
+			_, _, err = rules.NewKey(rules.Operator, cr, time.Now())
+			isField(err)
+		} else {
+			isField(err)
+		}
+		var ur rules.KeyUpdate
+		if err := decode(&ur); err == nil {
+			_, err = rules.UpdateKey(rules.Operator, ur, time.Now())
 			isField(err)
 		} else {
 			isField(err)

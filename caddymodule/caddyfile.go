@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -11,7 +10,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/caddy-signet/signet/verifier"
 )
 
 func init() {
@@ -117,9 +115,6 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				if err != nil {
 					return d.Errf("last_used_interval: bad duration %q: %v", d.Val(), err)
 				}
-				if dur < time.Second {
-					return d.Errf("last_used_interval: must be at least 1s (or off), got %q", d.Val())
-				}
 				a.LastUsedInterval = caddy.Duration(dur)
 			}
 			if d.NextArg() {
@@ -131,17 +126,6 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) != 2 {
 				return d.Err("signing_secret: want <id> <secret>")
 			}
-			if !verifier.ValidSecretID(args[0]) {
-				return d.Errf("signing_secret: id %q must be 1-32 characters of A-Z a-z 0-9 - _", args[0])
-			}
-			for _, s := range a.SigningSecrets {
-				if s.ID == args[0] {
-					return d.Errf("signing_secret: duplicate id %q", args[0])
-				}
-			}
-			if !strings.Contains(args[1], "{") && len(args[1]) < verifier.MinSecretLen {
-				return d.Errf("signing_secret %s: the secret must be at least %d bytes (try: openssl rand -base64 48)", args[0], verifier.MinSecretLen)
-			}
 			a.SigningSecrets = append(a.SigningSecrets, SigningSecret{ID: args[0], Secret: args[1]})
 		case "metrics":
 			if !d.NextArg() || d.Val() != "off" || d.NextArg() {
@@ -151,9 +135,6 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "deny_log_level":
 			if !d.NextArg() {
 				return d.ArgErr()
-			}
-			if _, _, err := denyLevel(d.Val()); err != nil {
-				return d.Err(err.Error())
 			}
 			a.DenyLogLevel = d.Val()
 			if d.NextArg() {
@@ -169,9 +150,6 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return err
 			}
-			if dur < time.Second {
-				return d.Errf("%s: must be at least 1s, got %q", opt, d.Val())
-			}
 			if opt == "max_staleness" {
 				a.MaxStaleness = caddy.Duration(dur)
 			} else {
@@ -183,9 +161,6 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			if opt == "max_lifetime" {
-				if dur < time.Second || dur > defaultMaxLifetime {
-					return d.Errf("max_lifetime: must be between 1s and 7d, got %s", d.Val())
-				}
 				a.MaxLifetime = caddy.Duration(dur)
 			} else {
 				a.ClockSkew = caddy.Duration(dur)
@@ -202,15 +177,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
-			if _, err := parseBaseURL(d.Val()); err != nil {
-				return d.Errf("base_url: %v", err)
-			}
 			a.BaseURL = d.Val()
 			if d.NextArg() {
 				return d.ArgErr()
 			}
 		default:
 			return d.Errf("unrecognized signet option %q", opt)
+		}
+		if err := a.check(); err != nil {
+			return d.Err(err.Error())
 		}
 	}
 	return nil
@@ -270,17 +245,11 @@ func parseRedisStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 			return nil, d.Errf("store redis: unrecognized option %q", opt)
 		}
 	}
-	if sc.URL == "" && len(sc.Addresses) == 0 {
-		return nil, d.Err("store redis: give a URL (store redis redis://host:6379) or addresses in a block")
-	}
-	if sc.URL != "" && len(sc.Addresses) > 0 {
-		return nil, d.Err("store redis: give either a URL or addresses, not both")
-	}
 	if sc.URL != "" && seen["db"] {
 		return nil, d.Err("store redis: with a URL, give the database in it (redis://host:6379/2), not as db")
 	}
-	if sc.URL != "" && !strings.Contains(sc.URL, "{") && !strings.HasPrefix(sc.URL, "redis://") && !strings.HasPrefix(sc.URL, "rediss://") {
-		return nil, d.Errf("store redis: URL %q must start with redis:// or rediss://", sc.URL)
+	if err := sc.check(); err != nil {
+		return nil, d.Err(err.Error())
 	}
 	return sc, nil
 }
@@ -345,12 +314,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
-			for _, p := range args {
-				if err := verifier.CheckScope(p); err != nil {
-					return d.Errf("public: bad path prefix %q: must be a clean absolute path like /public/", p)
-				}
-			}
 			h.PublicPaths = append(h.PublicPaths, args...)
+			if err := h.check(); err != nil {
+				return d.Err(err.Error())
+			}
 			continue
 		case "realm", "api", "public_base_url":
 			if seen[opt] {
@@ -364,14 +331,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			case "realm":
 				h.Realm = v
 			case "api":
-				if verifier.CheckScope(v) != nil || v == "/" {
-					return d.Errf("api: %q is not a clean absolute path prefix such as /_signet/v1", v)
-				}
 				h.API = v
 			case "public_base_url":
-				if _, err := parseBaseURL(v); err != nil {
-					return d.Errf("public_base_url: %v", err)
-				}
 				h.PublicBaseURL = v
 			}
 			if d.NextArg() {
@@ -413,6 +374,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		default:
 			return d.Errf("unrecognized signet option %q", opt)
+		}
+		if err := h.check(); err != nil {
+			return d.Err(err.Error())
 		}
 		seen[opt] = true
 	}

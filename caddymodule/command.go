@@ -2,13 +2,14 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -399,10 +400,8 @@ func callAndRender[T any](cmd *cobra.Command, method, uri string, body any, rend
 	return nil
 }
 
-var adminErrorRE = regexp.MustCompile(`(?s)HTTP (\d{3}): (.*)$`)
-
 // adminCall sends a request to the admin API and returns the response body.
-// API errors come back as one readable error.
+// API errors come back as one readable error: the API's own message.
 func adminCall(cmd *cobra.Command, method, uri string, body any) ([]byte, error) {
 	addr, _ := cmd.Flags().GetString("address")
 	var r io.Reader
@@ -413,33 +412,71 @@ func adminCall(cmd *cobra.Command, method, uri string, body any) ([]byte, error)
 		}
 		r = bytes.NewReader(b)
 	}
-	resp, err := caddycmd.AdminAPIRequest(addr, method, uri, nil, r)
+	status, resp, err := adminRequest(addr, method, uri, r)
 	if err != nil {
-		return nil, apiError(addr, err)
+		return nil, fmt.Errorf("cannot reach the admin API at %s (is Caddy running? use --address): %v", addr, err)
 	}
-	defer resp.Body.Close()
-	return io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if status >= 400 {
+		return nil, adminError(status, resp)
+	}
+	return resp, nil
 }
 
-// apiError turns Caddy's admin client error into one line: the API's own
-// message when it sent our JSON error body.
-func apiError(addr string, err error) error {
-	m := adminErrorRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		if strings.Contains(err.Error(), "performing request") {
-			return fmt.Errorf("cannot reach the admin API at %s (is Caddy running? use --address): %v", addr, err)
-		}
-		return err
+// adminRequest performs one request on Caddy's admin endpoint at addr
+// (host:port, or unix/path as in Caddy's admin option) the way Caddy's own
+// commands do (an Origin header for TCP), and returns the status and body.
+func adminRequest(addr, method, uri string, body io.Reader) (int, []byte, error) {
+	na, err := caddy.ParseNetworkAddress(addr)
+	if err != nil || na.PortRangeSize() > 1 {
+		return 0, nil, fmt.Errorf("invalid admin address %q", addr)
 	}
+	origin := "http://" + na.JoinHostPort(0)
+	dialAddr := na.JoinHostPort(0)
+	if na.IsUnixNetwork() {
+		origin = "http://127.0.0.1"
+		dialAddr, _, _ = strings.Cut(na.Host, "|") // without socket permission bits
+	}
+	req, err := http.NewRequest(method, origin+uri, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !na.IsUnixNetwork() {
+		req.Header.Set("Origin", origin)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, na.Network, dialAddr)
+		},
+	}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return resp.StatusCode, b, err
+}
+
+// adminError is the one-line error for an admin API error response: the
+// message of Signet's JSON error body, or of Caddy's own.
+func adminError(status int, body []byte) error {
 	var eb errorBody
-	if json.Unmarshal([]byte(m[2]), &eb) == nil && eb.Error.Message != "" {
-		return fmt.Errorf("%s (HTTP %s)", eb.Error.Message, m[1])
+	if json.Unmarshal(body, &eb) == nil && eb.Error.Message != "" {
+		return fmt.Errorf("%s (HTTP %d)", eb.Error.Message, status)
 	}
 	var caddyErr struct {
 		Error string `json:"error"`
 	}
-	if json.Unmarshal([]byte(m[2]), &caddyErr) == nil && caddyErr.Error != "" {
-		return fmt.Errorf("%s (HTTP %s)", caddyErr.Error, m[1])
+	if json.Unmarshal(body, &caddyErr) == nil && caddyErr.Error != "" {
+		return fmt.Errorf("%s (HTTP %d)", caddyErr.Error, status)
 	}
-	return fmt.Errorf("HTTP %s: %s", m[1], strings.TrimSpace(truncate(m[2], 300)))
+	msg := strings.TrimSpace(string(body))
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	return fmt.Errorf("HTTP %d: %s", status, msg)
 }

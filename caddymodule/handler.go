@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-signet/signet/keystore"
+	"github.com/caddy-signet/signet/rules"
 	"github.com/caddy-signet/signet/verifier"
 )
 
@@ -26,15 +27,22 @@ func init() {
 // A GET or HEAD request reaches the next handler with a valid signed URL
 // (the signature query parameter), or with `Authorization: Bearer <key>` for
 // a key that exists, has not expired, is enabled and has a scope covering
-// the path. Other methods are refused (405): Signet guards reading files. The handler removes the Authorization
-// header and the signature parameter before the next handler, so neither
-// reaches an upstream.
+// the path. Other methods are refused (405): Signet guards reading files.
 //
-// Under its API prefix (default `/_signet/v1`) it serves the signing
-// endpoint, `POST {api}/files/{path}/signed-url`.
+// Only a clean read reaches the next handler: the Authorization header,
+// the signature parameter (also inside a Referer), protocol upgrades
+// (Upgrade, Connection and the hop-by-hop headers it names, HTTP2-Settings,
+// TE), request trailers, any request body and method-override headers are
+// removed first, on public paths too.
 //
-// Requests with an ambiguous path (dot segments, `//`, encoded slashes,
-// backslashes, control characters, invalid UTF-8) are refused with 400.
+// Under its API prefix (default `/_signet/v1`) it serves the public API:
+// the signing endpoint `POST {api}/files/{path}/signed-url` and
+// `POST {api}/revocations`.
+//
+// Requests with an ambiguous path (see verifier.CheckPath: dot segments,
+// also with `;` parameters, `//`, encoded slashes, backslashes, control
+// characters, invalid UTF-8, double encoding, Windows trailing dots and
+// best-fit characters) are refused with 400.
 //
 // On success it sets these placeholders: `{http.auth.user.id}` and
 // `{http.signet.key_id}` (the key id; for a signed URL, the issuing key's
@@ -45,8 +53,8 @@ func init() {
 type Handler struct {
 	// PublicPaths are path prefixes, matched at segment boundaries like key
 	// scopes, that are served without credentials (e.g. `/public/` or
-	// `/robots.txt`). Ambiguous paths are still refused and the
-	// Authorization header is still removed.
+	// `/robots.txt`). Ambiguous paths are still refused and the request
+	// is still cleaned.
 	PublicPaths []string `json:"public_paths,omitempty"`
 
 	// Realm is the realm named in `WWW-Authenticate` challenges.
@@ -63,18 +71,16 @@ type Handler struct {
 	// with. Default: the signing request's own scheme and host.
 	PublicBaseURL string `json:"public_base_url,omitempty"`
 
-	// RateLimitKey limits the signing endpoint per API key.
-	// Default: 100 events per 1s. Events 0 with a window of 0 disables it
-	// (set `"events": -1`).
+	// RateLimitKey limits the public API per API key.
+	// Default: 100 events per 1s. `"events": -1` disables it.
 	RateLimitKey *Rate `json:"rate_limit_key,omitempty"`
 
-	// RateLimitClient limits the signing endpoint per client IP (as Caddy
+	// RateLimitClient limits the public API per client IP (as Caddy
 	// sees it, honouring trusted_proxies), before authentication.
 	// Default: 200 events per 1s. `"events": -1` disables it.
 	RateLimitClient *Rate `json:"rate_limit_client,omitempty"`
 
 	app          *App
-	cache        *keystore.Cache
 	logger       *zap.Logger
 	challenge    string // WWW-Authenticate for a missing credential
 	invalid      string // WWW-Authenticate for a bad credential
@@ -82,10 +88,18 @@ type Handler struct {
 	keyLimits    *limiters
 	clientLimits *limiters
 	param        string // the signature parameter's name
+	paramEq      string // param + "="
 	metrics      bool
 	denyLevel    zapcore.Level
 	logDenials   bool
 }
+
+// Defaults of the public API.
+const (
+	defaultAPIPrefix  = "/_signet/v1"
+	defaultKeyRate    = 100 // requests per second per API key
+	defaultClientRate = 200 // requests per second per client IP
+)
 
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
@@ -95,58 +109,21 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision connects the handler to the signet app's key store.
-func (h *Handler) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
-	if h.Realm == "" {
-		h.Realm = "signet"
-	}
-	h.challenge = fmt.Sprintf("Bearer realm=%q", h.Realm)
-	h.invalid = fmt.Sprintf("Bearer realm=%q, error=\"invalid_token\"", h.Realm)
-	if h.API == "" {
-		h.API = defaultAPIPrefix
-	}
-	if verifier.CheckScope(h.API) != nil || h.API == "/" {
-		return fmt.Errorf("api: %q is not a clean absolute path prefix such as /_signet/v1", h.API)
-	}
-	h.API = strings.TrimSuffix(h.API, "/")
-	if h.PublicBaseURL != "" {
-		u, err := parseBaseURL(h.PublicBaseURL)
-		if err != nil {
-			return fmt.Errorf("public_base_url: %v", err)
-		}
-		h.publicBase = u
-	}
-	h.keyLimits = newLimiters(rateOrDefault(h.RateLimitKey, defaultKeyRate))
-	h.clientLimits = newLimiters(rateOrDefault(h.RateLimitClient, defaultClientRate))
-	appIface, err := ctx.App("signet")
-	if err != nil {
-		return fmt.Errorf("loading signet app: %v", err)
-	}
-	h.app = appIface.(*App)
-	h.cache = h.app.Cache()
-	h.param = h.app.paramName()
-	h.metrics = !h.app.DisableMetrics
-	h.denyLevel, h.logDenials, _ = denyLevel(h.app.DenyLogLevel)
-	return nil
-}
-
-func rateOrDefault(r *Rate, events int) Rate {
-	if r == nil {
-		return Rate{Events: events, Window: caddy.Duration(time.Second)}
-	}
-	return *r
-}
-
-// Validate checks the configuration.
-func (h *Handler) Validate() error {
+// check validates the configuration as given; Provision and the Caddyfile
+// parser call it.
+func (h *Handler) check() error {
 	for _, p := range h.PublicPaths {
 		if err := verifier.CheckScope(p); err != nil {
-			return fmt.Errorf("public_paths: %q is not a clean absolute path", p)
+			return fmt.Errorf("public: bad path prefix %q: must be a clean absolute path like /public/", p)
 		}
 	}
 	if h.API != "" && (verifier.CheckScope(h.API) != nil || h.API == "/") {
 		return fmt.Errorf("api: %q is not a clean absolute path prefix such as /_signet/v1", h.API)
+	}
+	if h.PublicBaseURL != "" {
+		if _, err := parseBaseURL(h.PublicBaseURL); err != nil {
+			return fmt.Errorf("public_base_url: %v", err)
+		}
 	}
 	for name, r := range map[string]*Rate{"rate_limit_key": h.RateLimitKey, "rate_limit_client": h.RateLimitClient} {
 		if r != nil && r.Events > 0 && r.Window < 0 {
@@ -157,6 +134,399 @@ func (h *Handler) Validate() error {
 		return fmt.Errorf("realm: must not contain quotes, backslashes or line breaks")
 	}
 	return nil
+}
+
+// Provision checks the configuration and connects the handler to the
+// signet app.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	appIface, err := ctx.App("signet")
+	if err != nil {
+		return fmt.Errorf("loading signet app: %v", err)
+	}
+	return h.provision(ctx.Logger(), appIface.(*App))
+}
+
+// provision finishes Provision once the app is known (tests call it with
+// an app of their own).
+func (h *Handler) provision(logger *zap.Logger, app *App) error {
+	h.logger, h.app = logger, app
+	if h.Realm == "" {
+		h.Realm = "signet"
+	}
+	h.challenge = fmt.Sprintf("Bearer realm=%q", h.Realm)
+	h.invalid = fmt.Sprintf("Bearer realm=%q, error=\"invalid_token\"", h.Realm)
+	if h.API == "" {
+		h.API = defaultAPIPrefix
+	}
+	h.API = strings.TrimSuffix(h.API, "/")
+	if h.PublicBaseURL != "" {
+		h.publicBase, _ = parseBaseURL(h.PublicBaseURL)
+	}
+	var err error
+	if h.keyLimits, err = loadLimiters("key", rateOrDefault(h.RateLimitKey, defaultKeyRate)); err != nil {
+		return err
+	}
+	if h.clientLimits, err = loadLimiters("client", rateOrDefault(h.RateLimitClient, defaultClientRate)); err != nil {
+		return err
+	}
+	h.param = app.paramName()
+	h.paramEq = h.param + "="
+	h.metrics = !app.DisableMetrics
+	h.denyLevel, h.logDenials, _ = denyLevel(app.DenyLogLevel)
+	return nil
+}
+
+// Cleanup releases the rate limiters (they outlive a reload while a newer
+// config uses the same limits).
+func (h *Handler) Cleanup() error {
+	releaseLimiters(h.keyLimits)
+	releaseLimiters(h.clientLimits)
+	return nil
+}
+
+// Validate checks the configuration.
+func (h *Handler) Validate() error { return h.check() }
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler. The first matching
+// step decides; docs/reference.md's decision table lists them in order.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	now := time.Now()
+	dc := h.newDecision(r, now)
+	if verifier.CheckPath(r.URL.Path, r.URL.RawPath) != nil {
+		return h.deny(w, r, dc, http.StatusBadRequest, codeBadRequest, "ambiguous request path", "ambiguous_path")
+	}
+	if len(r.Header["Authorization"]) > 1 {
+		return h.deny(w, r, dc, http.StatusBadRequest, codeBadRequest, "more than one Authorization header", "malformed")
+	}
+	if r.URL.Path == h.API || strings.HasPrefix(r.URL.Path, h.API) && r.URL.Path[len(h.API)] == '/' {
+		return h.serveAPI(w, r, dc, next)
+	}
+	isRead := r.Method == http.MethodGet || r.Method == http.MethodHead
+	if verifier.AnyScopeCovers(h.PublicPaths, r.URL.Path) {
+		if !isRead {
+			return h.fail(w, r, dc, errReadOnly)
+		}
+		h.cleanRead(r)
+		h.countAllowed(dc, allowedPublic)
+		return next.ServeHTTP(w, r)
+	}
+	st, err := h.app.state()
+	if err != nil || h.app.Stale(st, now) {
+		return h.fail(w, r, dc, storeUnavailable())
+	}
+	if r.URL.RawQuery != "" {
+		claims, err := st.verifier.Verify(verifier.Target{
+			Host: r.Host, Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery,
+		}, now)
+		if err != verifier.ErrNoToken {
+			return h.serveSigned(w, r, dc, st, next, claims, err, now)
+		}
+	}
+	e, ae := h.authenticate(st, r, now)
+	if ae != nil {
+		return h.fail(w, r, dc, ae)
+	}
+	if !isRead {
+		// Signet guards reading files; no key lets other methods through.
+		return h.fail(w, r, dc, errReadOnly)
+	}
+	if !verifier.AnyScopeCovers(e.Key.Scopes, r.URL.Path) {
+		return h.deny(w, r, dc, http.StatusForbidden, codeForbidden, "API key scope does not cover this path", "scope")
+	}
+	e.MarkUsed(now)
+	h.cleanRead(r)
+	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
+		if p, ok := entryPlaceholders(e); ok {
+			repl.Map(p.bearer)
+		}
+	}
+	h.countAllowed(dc, allowedOK)
+	return next.ServeHTTP(w, r)
+}
+
+var errReadOnly = &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
+	msg: "only GET and HEAD are allowed", reason: "method", allow: "GET, HEAD"}
+
+// storeUnavailable is the 503 while the store is too stale to decide.
+func storeUnavailable() *apiError {
+	e := *errStoreUnavailable
+	e.retryAfter = 5
+	return &e
+}
+
+// decision is what the handler notes about a request before deciding it:
+// the credential it presents (for metrics) and when the decision started.
+type decision struct {
+	cred  credential
+	start time.Time
+}
+
+// newDecision classifies r before anything is removed from it.
+func (h *Handler) newDecision(r *http.Request, now time.Time) decision {
+	dc := decision{cred: credNone, start: now}
+	switch {
+	case r.URL.RawQuery != "" && strings.Contains(r.URL.RawQuery, h.paramEq):
+		dc.cred = credSignedURL
+	case len(r.Header["Authorization"]) > 0:
+		dc.cred = credBearer
+	}
+	return dc
+}
+
+// cleanRead makes r a clean read for the next handler: no credential, no
+// signature (also not inside a Referer), no way to upgrade the connection
+// to a tunnel, no trailers, no body, no method override. Header names are
+// canonical by the time Caddy has the request, so one pass over the map
+// with a switch does it.
+func (h *Handler) cleanRead(r *http.Request) {
+	hd := r.Header
+	for name, v := range hd {
+		switch name {
+		case "Authorization", "Upgrade", "Http2-Settings", "Te", "Trailer", "Transfer-Encoding",
+			"Content-Length", "Keep-Alive", "Proxy-Connection",
+			"X-Http-Method-Override", "X-Http-Method", "X-Method-Override":
+			delete(hd, name)
+		case "Connection":
+			// The headers it names are hop-by-hop too (RFC 9110 7.6.1).
+			for _, line := range v {
+				for _, f := range strings.Split(line, ",") {
+					if f = strings.TrimSpace(f); f != "" {
+						delete(hd, http.CanonicalHeaderKey(f))
+					}
+				}
+			}
+			delete(hd, name)
+		case "Referer":
+			for i, s := range v {
+				if strings.IndexByte(s, '?') >= 0 {
+					v[i] = stripFromURL(s, h.param)
+				}
+			}
+		}
+	}
+	r.Trailer = nil
+	r.TransferEncoding = nil
+	if r.ContentLength != 0 || r.Body != nil && r.Body != http.NoBody {
+		r.ContentLength = 0
+		r.Body = http.NoBody
+	}
+	if r.URL.RawQuery != "" {
+		h.stripParam(r)
+	}
+}
+
+// stripFromURL removes the signature parameter from the query of the URL s
+// (a Referer), keeping everything else as sent.
+func stripFromURL(s, param string) string {
+	q := strings.IndexByte(s, '?')
+	if q < 0 {
+		return s
+	}
+	frag := ""
+	rest := s[q+1:]
+	if i := strings.IndexByte(rest, '#'); i >= 0 {
+		rest, frag = rest[:i], rest[i:]
+	}
+	rest = verifier.StripParam(rest, param)
+	if rest == "" {
+		return s[:q] + frag
+	}
+	return s[:q+1] + rest + frag
+}
+
+// stripParam removes the signature parameter from r, so it never reaches
+// the origin, nor the original URL that error routes are given.
+func (h *Handler) stripParam(r *http.Request) {
+	q := verifier.StripParam(r.URL.RawQuery, h.param)
+	if q == r.URL.RawQuery {
+		return
+	}
+	r.URL.RawQuery = q
+	r.URL.ForceQuery = false
+	r.RequestURI = r.URL.RequestURI()
+	// Caddy restores the original URL before running handle_errors routes;
+	// its copy of the URL is a pointer Signet may scrub too.
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		orig.URL.RawQuery = verifier.StripParam(orig.URL.RawQuery, h.param)
+		orig.URL.ForceQuery = false
+	}
+}
+
+// authenticate checks the bearer API key of r. It returns the key's entry
+// if the key exists, has not expired and is enabled; otherwise the refusal.
+func (h *Handler) authenticate(st *running, r *http.Request, now time.Time) (*keystore.Entry, *apiError) {
+	// Header keys are canonical by the time Caddy has the request, so the
+	// map is read directly (Header.Get would canonicalise again).
+	var auth string
+	if v := r.Header["Authorization"]; len(v) == 1 {
+		auth = v[0]
+	}
+	if auth == "" {
+		return nil, &apiError{status: http.StatusUnauthorized, code: codeUnauthorized, reason: "missing", challenge: h.challenge,
+			msg: "missing credentials: send Authorization: Bearer <API key> or use a signed URL"}
+	}
+	token, ok := bearerToken(auth)
+	if !ok {
+		return nil, h.unauthorized("malformed Authorization header: want Bearer <API key>", "malformed")
+	}
+	_, digest, err := verifier.ParseKeyToken(token)
+	if err != nil {
+		return nil, h.unauthorized("malformed API key", "malformed")
+	}
+	e := st.backend.cache.Lookup(digest)
+	switch {
+	case e == nil:
+		return nil, h.unauthorized("unknown API key", "unknown_key")
+	case e.Expired(now):
+		return nil, h.unauthorized("API key expired", "expired")
+	case e.Key.Permissions == verifier.PermNone:
+		return nil, &apiError{status: http.StatusForbidden, code: codeForbidden, msg: "API key disabled", reason: "disabled"}
+	}
+	return e, nil
+}
+
+func (h *Handler) unauthorized(msg, reason string) *apiError {
+	return &apiError{status: http.StatusUnauthorized, code: codeUnauthorized, msg: msg, reason: reason, challenge: h.invalid}
+}
+
+// bearerToken extracts the token of an `Authorization: Bearer <token>`
+// header value (scheme case-insensitive, RFC 6750).
+func bearerToken(v string) (string, bool) {
+	const scheme = "bearer "
+	if len(v) <= len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
+		return "", false
+	}
+	t := strings.TrimLeft(v[len(scheme):], " ")
+	if t == "" || strings.ContainsAny(t, " \t") {
+		return "", false
+	}
+	return t, true
+}
+
+// serveSigned finishes a request that carries a signed-URL token: an
+// Authorization header is then ignored, even a valid one.
+func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, dc decision, st *running, next caddyhttp.Handler, c verifier.Claims, err error, now time.Time) error {
+	dc.cred = credSignedURL
+	if err != nil {
+		code, msg := signedURLError(err)
+		return h.deny(w, r, dc, http.StatusForbidden, code, msg, code)
+	}
+	if time.Duration(c.ExpiresAt-c.IssuedAt)*time.Second > time.Duration(h.app.MaxLifetime) {
+		return h.deny(w, r, dc, http.StatusForbidden, "expired", "this signed URL's lifetime exceeds the server's max_lifetime", "lifetime")
+	}
+	cache := st.backend.cache
+	var e *keystore.Entry
+	if c.KeyID != "" {
+		e = cache.ByID(c.KeyID)
+		var k *keystore.Key
+		if e != nil {
+			k = e.Key
+		}
+		if why := rules.Vouches(k, r.URL.Path, now); why != "" {
+			return h.deny(w, r, dc, http.StatusForbidden, "revoked", why, "revoked")
+		}
+	}
+	if why := cache.Revoked(&c, r.URL.Path, now); why != "" {
+		return h.deny(w, r, dc, http.StatusForbidden, "revoked", why, "revoked")
+	}
+	h.cleanRead(r)
+	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
+		p, _ := entryPlaceholders(e)
+		urlID := c.ID
+		repl.Map(func(key string) (any, bool) {
+			switch {
+			case key == "http.signet.url_id":
+				return urlID, true
+			case p != nil:
+				return p.lookup(key, credentialSignedURL)
+			case key == "http.signet.credential":
+				return credentialSignedURL, true
+			case key == "http.auth.user.id" || strings.HasPrefix(key, "http.signet."):
+				return "", true // operator-signed: no key
+			}
+			return nil, false
+		})
+	}
+	h.countAllowed(dc, allowedOK)
+	return next.ServeHTTP(w, r)
+}
+
+// signedURLError maps a verification error to an error code and message.
+func signedURLError(err error) (string, string) {
+	switch {
+	case errors.Is(err, verifier.ErrExpired):
+		return "expired", "this signed URL has expired"
+	case errors.Is(err, verifier.ErrNotYetValid):
+		return "not_yet_valid", "this signed URL is not valid yet"
+	case errors.Is(err, verifier.ErrMethodNotAllowed):
+		return "method_not_allowed", "a signed URL allows only GET and HEAD"
+	case errors.Is(err, verifier.ErrMalformedToken):
+		return "malformed_signature", "the signature parameter is malformed"
+	case errors.Is(err, verifier.ErrAmbiguousPath):
+		return codeBadRequest, "ambiguous request path"
+	}
+	return "invalid_signature", "the signature does not match this URL"
+}
+
+// deny answers a refused request (see fail).
+func (h *Handler) deny(w http.ResponseWriter, r *http.Request, dc decision, status int, code, msg, reason string) error {
+	return h.fail(w, r, dc, &apiError{status: status, code: code, msg: msg, reason: reason})
+}
+
+// fail is the one place the handler and the public API answer a refused or
+// failed request: it counts it, logs why at deny_log_level (never the
+// credential) and writes the JSON error. The Authorization header is
+// dropped with it, so nothing after Signet (handle_errors) sees it.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, dc decision, err error) error {
+	e := toAPIError(err, "not found")
+	delete(r.Header, "Authorization")
+	h.countDenied(dc, e.reason)
+	if h.logDenials {
+		if c := h.logger.Check(h.denyLevel, "request denied"); c != nil {
+			fields := []zap.Field{zap.String("reason", e.reason), zap.Int("status", e.status), zap.String("credential", credNames[dc.cred]),
+				zap.String("method", r.Method), zap.String("uri_path", r.URL.Path), zap.String("client_ip", clientIP(r))}
+			if e.field != "" {
+				fields = append(fields, zap.String("field", e.field))
+			}
+			c.Write(fields...)
+		}
+	}
+	if e.status == http.StatusInternalServerError {
+		h.logger.Error("request failed", zap.Error(err))
+	}
+	writeAPIError(w, e)
+	return nil
+}
+
+// countAllowed and countDenied record one decision of the handler.
+func (h *Handler) countAllowed(dc decision, how allowedReason) {
+	if h.metrics {
+		allowedCounters[dc.cred][how].Inc()
+		observeDuration(dc.cred, dc.start)
+	}
+}
+
+func (h *Handler) countDenied(dc decision, reason string) {
+	if h.metrics {
+		deniedCounter(dc.cred, reason).Inc()
+		observeDuration(dc.cred, dc.start)
+	}
+}
+
+// clientIP is Caddy's view of the client address (honouring its
+// trusted_proxies setting).
+func clientIP(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return host
 }
 
 // placeholders answers the handler's placeholders for an accepted key. It
@@ -203,223 +573,10 @@ var (
 	credentialSignedURL any = "signed_url"
 )
 
-// ServeHTTP implements caddyhttp.MiddlewareHandler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	now := time.Now()
-	dc := h.newDecision(r, now)
-	if verifier.CheckPath(r.URL.Path, r.URL.RawPath) != nil {
-		return h.deny(w, r, dc, http.StatusBadRequest, codeBadRequest, "ambiguous request path", "ambiguous_path")
-	}
-	if len(r.Header["Authorization"]) > 1 {
-		return h.deny(w, r, dc, http.StatusBadRequest, codeBadRequest, "more than one Authorization header", "malformed")
-	}
-	if r.URL.Path == h.API || strings.HasPrefix(r.URL.Path, h.API) && r.URL.Path[len(h.API)] == '/' {
-		return h.serveAPI(w, r, dc, next)
-	}
-	if verifier.AnyScopeCovers(h.PublicPaths, r.URL.Path) {
-		delete(r.Header, "Authorization")
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			return h.deny(w, r, dc, http.StatusMethodNotAllowed, codeMethodNotAllowed, "only GET and HEAD are allowed", "method")
-		}
-		if r.URL.RawQuery != "" {
-			h.stripParam(r)
-		}
-		h.countRequest(dc, "allowed", "public")
-		return next.ServeHTTP(w, r)
-	}
-	if h.app.Stale(now) {
-		return h.storeUnavailable(w, r, dc)
-	}
-	if r.URL.RawQuery != "" {
-		claims, err := h.app.verifier.Verify(verifier.Target{
-			Host: r.Host, Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery,
-		}, now)
-		if err != verifier.ErrNoToken {
-			dc.cred = credSignedURL
-			return h.serveSigned(w, r, dc, next, claims, err, now)
-		}
-	}
-	e, d := h.authenticate(r, now)
-	if e == nil {
-		delete(r.Header, "Authorization")
-		return h.refuse(w, r, dc, d)
-	}
-	k := e.Key
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		// Signet guards reading files; no key lets other methods through.
-		w.Header().Set("Allow", "GET, HEAD")
-		return h.deny(w, r, dc, http.StatusMethodNotAllowed, codeMethodNotAllowed, "only GET and HEAD are allowed", "method")
-	}
-	if !verifier.AnyScopeCovers(k.Scopes, r.URL.Path) {
-		return h.deny(w, r, dc, http.StatusForbidden, codeForbidden, "API key scope does not cover this path", "scope")
-	}
-	e.MarkUsed(now)
-	delete(r.Header, "Authorization")
-	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
-		if p, ok := entryPlaceholders(e); ok {
-			repl.Map(p.bearer)
-		}
-	}
-	h.countRequest(dc, "allowed", "ok")
-	return next.ServeHTTP(w, r)
-}
-
-// denial is a refusal: status, JSON error code and message, the reason
-// logged, and for 401s the WWW-Authenticate challenge.
-type denial struct {
-	status            int
-	code, msg, reason string
-	challenge         string
-}
-
-// refuse answers r with d.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, dc decision, d denial) error {
-	if d.challenge != "" {
-		w.Header().Set("WWW-Authenticate", d.challenge)
-	}
-	return h.deny(w, r, dc, d.status, d.code, d.msg, d.reason)
-}
-
-// authenticate checks the bearer API key of r. It returns the key's entry
-// if the key exists, has not expired and is enabled; otherwise nil and the
-// refusal to send.
-func (h *Handler) authenticate(r *http.Request, now time.Time) (*keystore.Entry, denial) {
-	// Header keys are canonical by the time Caddy has the request, so the
-	// map is read directly (Header.Get would canonicalise again).
-	var auth string
-	if v := r.Header["Authorization"]; len(v) == 1 {
-		auth = v[0]
-	}
-	if auth == "" {
-		return nil, denial{http.StatusUnauthorized, codeUnauthorized,
-			"missing credentials: send Authorization: Bearer <API key> or use a signed URL", "missing", h.challenge}
-	}
-	token, ok := bearerToken(auth)
-	if !ok {
-		return nil, denial{http.StatusUnauthorized, codeUnauthorized,
-			"malformed Authorization header: want Bearer <API key>", "malformed", h.invalid}
-	}
-	_, digest, err := verifier.ParseKeyToken(token)
-	if err != nil {
-		return nil, denial{http.StatusUnauthorized, codeUnauthorized, "malformed API key", "malformed", h.invalid}
-	}
-	e := h.cache.Lookup(digest)
-	switch {
-	case e == nil:
-		return nil, denial{http.StatusUnauthorized, codeUnauthorized, "unknown API key", "unknown_key", h.invalid}
-	case e.Expired(now):
-		return nil, denial{http.StatusUnauthorized, codeUnauthorized, "API key expired", "expired", h.invalid}
-	case e.Key.Permissions == verifier.PermNone:
-		return nil, denial{http.StatusForbidden, codeForbidden, "API key disabled", "disabled", ""}
-	}
-	return e, denial{}
-}
-
-// serveSigned finishes a request that carries a signed-URL token.
-func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, c verifier.Claims, err error, now time.Time) error {
-	delete(r.Header, "Authorization")
-	if err != nil {
-		code, msg := signedURLError(err)
-		return h.deny(w, r, dc, http.StatusForbidden, code, msg, code)
-	}
-	if time.Duration(c.ExpiresAt-c.IssuedAt)*time.Second > time.Duration(h.app.MaxLifetime) {
-		return h.deny(w, r, dc, http.StatusForbidden, "expired", "this signed URL's lifetime exceeds the server's max_lifetime", "lifetime")
-	}
-	var e *keystore.Entry
-	if c.KeyID != "" {
-		e = h.cache.ByID(c.KeyID)
-		if why := keyForSignedURL(e, r.URL.Path, now); why != "" {
-			return h.deny(w, r, dc, http.StatusForbidden, "revoked", why, "revoked")
-		}
-	}
-	if why := h.cache.Revoked(&c, r.URL.Path, now); why != "" {
-		return h.deny(w, r, dc, http.StatusForbidden, "revoked", why, "revoked")
-	}
-	h.stripParam(r)
-	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
-		p, _ := entryPlaceholders(e)
-		urlID := c.ID
-		repl.Map(func(key string) (any, bool) {
-			switch {
-			case key == "http.signet.url_id":
-				return urlID, true
-			case p != nil:
-				return p.lookup(key, credentialSignedURL)
-			case key == "http.signet.credential":
-				return credentialSignedURL, true
-			case key == "http.auth.user.id" || strings.HasPrefix(key, "http.signet."):
-				return "", true // operator-signed: no key
-			}
-			return nil, false
-		})
-	}
-	h.countRequest(dc, "allowed", "ok")
-	return next.ServeHTTP(w, r)
-}
-
-// stripParam removes the signature parameter from r, so it never reaches
-// the origin (or its logs).
-func (h *Handler) stripParam(r *http.Request) {
-	q := verifier.StripParam(r.URL.RawQuery, h.app.paramName())
-	if q == r.URL.RawQuery {
-		return
-	}
-	r.URL.RawQuery = q
-	r.URL.ForceQuery = false
-	r.RequestURI = r.URL.RequestURI()
-}
-
-// signedURLError maps a verification error to an error code and message.
-func signedURLError(err error) (string, string) {
-	switch {
-	case errors.Is(err, verifier.ErrExpired):
-		return "expired", "this signed URL has expired"
-	case errors.Is(err, verifier.ErrNotYetValid):
-		return "not_yet_valid", "this signed URL is not valid yet"
-	case errors.Is(err, verifier.ErrMethodNotAllowed):
-		return "method_not_allowed", "a signed URL allows only GET and HEAD"
-	case errors.Is(err, verifier.ErrMalformedToken):
-		return "malformed_signature", "the signature parameter is malformed"
-	case errors.Is(err, verifier.ErrAmbiguousPath):
-		return codeBadRequest, "ambiguous request path"
-	}
-	return "invalid_signature", "the signature does not match this URL"
-}
-
-// deny answers a refused request with a JSON error and logs why at debug
-// level (never the credential).
-func (h *Handler) deny(w http.ResponseWriter, r *http.Request, dc decision, status int, code, msg, reason string) error {
-	h.countRequest(dc, "denied", reason)
-	if h.logDenials {
-		if c := h.logger.Check(h.denyLevel, "request denied"); c != nil {
-			c.Write(zap.String("reason", reason), zap.Int("status", status), zap.String("credential", dc.cred),
-				zap.String("method", r.Method), zap.String("uri_path", r.URL.Path), zap.String("client_ip", clientIP(r)))
-		}
-	}
-	writeError(w, status, code, msg)
-	return nil
-}
-
-// bearerToken extracts the token of an `Authorization: Bearer <token>`
-// header value (scheme case-insensitive, RFC 6750).
-func bearerToken(v string) (string, bool) {
-	const scheme = "bearer "
-	if len(v) <= len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
-		return "", false
-	}
-	t := strings.TrimLeft(v[len(scheme):], " ")
-	if t == "" || strings.ContainsAny(t, " \t") {
-		return "", false
-	}
-	return t, true
-}
-
-var errNotConfigured = errors.New("signet is not running: no config uses it (add the signet directive or global option)")
-
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

@@ -3,9 +3,7 @@ package caddymodule
 import (
 	"context"
 	"errors"
-	"net/http"
-	"strings"
-	"time"
+		"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,18 +19,36 @@ import (
 // (no label hashing, no lock).
 const metricsNamespace, metricsSubsystem = "caddy", "signet"
 
-// Label values (bounded sets).
+// credential is the kind of credential a request presents (a label value).
+type credential uint8
+
 const (
-	credBearer    = "bearer"
-	credSignedURL = "signed_url"
-	credNone      = "none"
+	credNone credential = iota
+	credBearer
+	credSignedURL
+	numCredentials
 )
 
+var credNames = [numCredentials]string{credNone: "none", credBearer: "bearer", credSignedURL: "signed_url"}
+
+// allowedReason is the reason label of an allowed request.
+type allowedReason uint8
+
+const (
+	allowedOK allowedReason = iota
+	allowedPublic
+	numAllowed
+)
+
+// deniedReasons are the reasons a refusal is counted under, resolved to
+// handles at init. A reason missing here is still counted (deniedCounter
+// resolves it on the spot); TestDeniedReasonsResolved keeps the list whole.
 var deniedReasons = []string{
 	"missing", "malformed", "unknown_key", "expired", "disabled", "method", "scope",
 	"ambiguous_path", "invalid_signature", "malformed_signature", "not_yet_valid",
 	"method_not_allowed", "revoked", "lifetime", "store_unavailable", "rate_limited",
 	"bad_request", "not_found", "permission", "public_key", "origin_error", "api_not_found",
+	"conflict", "internal",
 }
 
 var (
@@ -74,25 +90,43 @@ var collectors = []prometheus.Collector{
 	rateLimited, storeOps, storeGauges,
 }
 
-// requestCounter is a pre-resolved handle of caddy_signet_requests_total.
-type requestCounter struct{ outcome, cred, reason string }
-
+// Pre-resolved handles: the request path indexes arrays, with no label
+// hashing and no lock.
 var (
-	requestCounters = map[requestCounter]prometheus.Counter{}
-	durationByCred  = map[string]prometheus.Observer{}
+	allowedCounters [numCredentials][numAllowed]prometheus.Counter
+	deniedCounters  = map[string]*[numCredentials]prometheus.Counter{}
+	durationByCred  [numCredentials]prometheus.Observer
 )
 
 func init() {
-	for _, cred := range []string{credBearer, credSignedURL, credNone} {
-		for _, reason := range deniedReasons {
-			requestCounters[requestCounter{"denied", cred, reason}] = requestsVec.WithLabelValues("denied", cred, reason)
+	for cred, name := range credNames {
+		allowedCounters[cred][allowedOK] = requestsVec.WithLabelValues("allowed", name, "ok")
+		allowedCounters[cred][allowedPublic] = requestsVec.WithLabelValues("allowed", name, "public")
+		if credential(cred) != credNone { // nothing to verify without a credential
+			durationByCred[cred] = verifyDuration.WithLabelValues(name)
 		}
-		for _, reason := range []string{"ok", "public"} {
-			requestCounters[requestCounter{"allowed", cred, reason}] = requestsVec.WithLabelValues("allowed", cred, reason)
+	}
+	for _, reason := range deniedReasons {
+		var byCred [numCredentials]prometheus.Counter
+		for cred, name := range credNames {
+			byCred[cred] = requestsVec.WithLabelValues("denied", name, reason)
 		}
-		if cred != credNone { // nothing to verify without a credential
-			durationByCred[cred] = verifyDuration.WithLabelValues(cred)
-		}
+		deniedCounters[reason] = &byCred
+	}
+}
+
+// deniedCounter is the counter of a refusal for cred and reason.
+func deniedCounter(cred credential, reason string) prometheus.Counter {
+	if c := deniedCounters[reason]; c != nil {
+		return c[cred]
+	}
+	return requestsVec.WithLabelValues("denied", credNames[cred], reason)
+}
+
+// observeDuration records how long deciding a request took.
+func observeDuration(cred credential, start time.Time) {
+	if o := durationByCred[cred]; o != nil {
+		o.Observe(time.Since(start).Seconds())
 	}
 }
 
@@ -112,38 +146,6 @@ func registerMetrics(ctx caddy.Context) error {
 		}
 	}
 	return nil
-}
-
-// decision is what the handler notes about a request before deciding it:
-// the credential it presents (for metrics) and when the decision started.
-type decision struct {
-	cred  string
-	start time.Time
-}
-
-// countRequest records one decision of the handler.
-func (h *Handler) countRequest(dc decision, outcome, reason string) {
-	if !h.metrics {
-		return
-	}
-	if c := requestCounters[requestCounter{outcome, dc.cred, reason}]; c != nil {
-		c.Inc()
-	}
-	if dc.cred != credNone {
-		durationByCred[dc.cred].Observe(time.Since(dc.start).Seconds())
-	}
-}
-
-// newDecision classifies r before anything is removed from it.
-func (h *Handler) newDecision(r *http.Request, now time.Time) decision {
-	dc := decision{cred: credNone, start: now}
-	switch {
-	case r.URL.RawQuery != "" && strings.Contains(r.URL.RawQuery, h.param+"="):
-		dc.cred = credSignedURL
-	case len(r.Header["Authorization"]) > 0:
-		dc.cred = credBearer
-	}
-	return dc
 }
 
 // storeCollector exports the state of the running app's store as gauges,
@@ -175,10 +177,14 @@ func (s *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (s *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	app := current.Load()
-	if app == nil || app.backend == nil {
+	if app == nil {
 		return
 	}
-	c, backend := app.backend.cache, app.Store.Type
+	st := app.s.live.Load()
+	if st == nil {
+		return
+	}
+	c, backend := st.backend.cache, app.Store.Type
 	now := time.Now()
 	staleness := now.Sub(c.LastOK()).Seconds()
 	up := 1.0
@@ -194,9 +200,6 @@ func (s *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(s.keys, float64(c.Len()))
 	gauge(s.revocations, float64(c.RevocationCount()))
 }
-
-// healthInterval is how often the cache pings the store.
-const healthInterval = time.Second
 
 // meteredStore counts every operation of the store it wraps.
 type meteredStore struct {
