@@ -276,7 +276,6 @@ func adminSign(w http.ResponseWriter, r *http.Request, app *App, st *running) er
 	return writeJSON(w, http.StatusOK, resp)
 }
 
-
 // Interface guards
 var (
 	_ caddy.AdminRouter = (*AdminAPI)(nil)

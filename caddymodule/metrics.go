@@ -3,7 +3,7 @@ package caddymodule
 import (
 	"context"
 	"errors"
-		"time"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
