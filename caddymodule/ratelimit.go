@@ -76,6 +76,8 @@ func (l *limiters) allow(key string, now time.Time) (bool, time.Duration) {
 	if lim == nil {
 		if lim = l.prev[key]; lim == nil {
 			lim = rate.NewLimiter(l.limit, l.burst)
+		} else {
+			delete(l.prev, key)
 		}
 		l.cur[key] = lim
 	}
