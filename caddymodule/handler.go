@@ -113,8 +113,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // parser call it.
 func (h *Handler) check() error {
 	for _, p := range h.PublicPaths {
-		if err := verifier.CheckScope(p); err != nil {
-			return fmt.Errorf("public: bad path prefix %q: must be a clean absolute path like /public/", p)
+		if verifier.CheckScope(p) != nil || strings.Contains(p, ";") {
+			return fmt.Errorf("public: bad path prefix %q: must be a clean absolute path like /public/ (no ';')", p)
 		}
 	}
 	if h.API != "" && (verifier.CheckScope(h.API) != nil || h.API == "/") {

@@ -33,7 +33,7 @@ func TestCleanReadProperty(t *testing.T) {
 		"/robots.txt", "/robots.txt;/../alice", "/alice2/f.txt", "/secret.txt", "/alice/f.txt.", "/alice/f%252e%252e/x",
 		"/%E2%80%AE/x", "/alice/%C0%AE%C0%AE/x", "/alice/%ef%bc%8e%ef%bc%8e/x",
 	}
-	methods := []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "get"}
+	methods := []string{"GET", "GET", "GET", "HEAD", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "get"}
 	hopHeaders := []struct{ name, value string }{
 		{"Upgrade", "websocket"}, {"Upgrade", "h2c"}, {"Connection", "Upgrade"}, {"Connection", "keep-alive, X-Hop"},
 		{"Connection", "Upgrade, HTTP2-Settings"}, {"Http2-Settings", "AAMAAABkAAQAAP__"}, {"X-Hop", "1"},

@@ -213,6 +213,11 @@ func checkScopes(scopes []string) error {
 		if len(s) > MaxScopeLen || verifier.CheckScope(s) != nil {
 			return BadField("scopes", "%q is not a clean absolute path prefix such as /reports/ (no .., //, \\, * or control characters)", truncate(s, 64))
 		}
+		if strings.Contains(s, ";") {
+			// Tomcat, Jetty and Spring read /a;b/x as /a/x: such a scope
+			// would grant all of /a/ there.
+			return BadField("scopes", "%q contains ';', which some origins strip with what follows it", truncate(s, 64))
+		}
 	}
 	return nil
 }

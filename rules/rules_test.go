@@ -58,6 +58,7 @@ func TestNewKeyValidation(t *testing.T) {
 		{"relative scope", NewKeyRequest{Name: "a", Scopes: []string{"alice/"}}, "scopes"},
 		{"dotdot scope", NewKeyRequest{Name: "a", Scopes: []string{"/alice/../bob"}}, "scopes"},
 		{"glob scope", NewKeyRequest{Name: "a", Scopes: []string{"/alice/*"}}, "scopes"},
+		{"path parameter in scope", NewKeyRequest{Name: "a", Scopes: []string{"/a;b/"}}, "scopes"},
 		{"past expiry", NewKeyRequest{Name: "a", ExpiresAt: &past}, "expires_at"},
 		{"future expiry", NewKeyRequest{Name: "a", ExpiresAt: &future}, ""},
 	}

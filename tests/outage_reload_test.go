@@ -36,6 +36,9 @@ func loadCaddyfile(t *testing.T, in *instance, caddyfile string) (int, string) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	// A reload may close the keep-alive connections of the previous
+	// server; the requests that follow open fresh ones.
+	httpClient.CloseIdleConnections()
 	return resp.StatusCode, string(body)
 }
 
