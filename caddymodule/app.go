@@ -377,10 +377,11 @@ func (a *App) provisionSigning() error {
 		a.backend.generated.Store(&sec)
 		ring = []verifier.Secret{{ID: sec.ID, Key: sec.Key}}
 	}
-	a.verifier = &verifier.Verifier{Ring: ring, Param: a.QueryParam, Skew: time.Duration(a.ClockSkew)}
-	if err := a.verifier.Validate(); err != nil {
-		return fmt.Errorf("signed URLs: %v", strings.TrimPrefix(err.Error(), "verifier: "))
+	v, err := verifier.NewVerifier(ring, a.QueryParam, time.Duration(a.ClockSkew))
+	if err != nil {
+		return fmt.Errorf("signed URLs: %v", err)
 	}
+	a.verifier = v
 	return nil
 }
 

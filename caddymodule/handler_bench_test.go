@@ -115,14 +115,18 @@ func BenchmarkBearerRedis(b *testing.B) {
 // with the issuing key's status checked in the warm cache.
 func BenchmarkSignedURL(b *testing.B) {
 	h, c, _ := newTestHandler(b, createKeyRequest{Name: "bench", Scopes: []string{"/reports/"}, Permissions: "sign"})
-	h.app.verifier = &verifier.Verifier{Ring: []verifier.Secret{{ID: "k1", Key: make([]byte, 32)}}}
+	v, err := verifier.NewVerifier([]verifier.Secret{{ID: "k1", Key: make([]byte, 32)}}, "", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.app.verifier = v
 	id, _ := verifier.NewURLID()
 	now := time.Now()
 	var keyID string
 	for _, k := range mustList(b, c) {
 		keyID = k.ID
 	}
-	token, err := verifier.Sign(h.app.verifier.Ring[0], verifier.Claims{
+	token, err := h.app.verifier.Sign(verifier.Claims{
 		ExpiresAt: now.Add(time.Hour).Unix(), IssuedAt: now.Unix(), ID: id, KeyID: keyID,
 	}, verifier.Target{Host: "files.example.com", Method: "GET", Path: "/reports/2026/q1.pdf"})
 	if err != nil {

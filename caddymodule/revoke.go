@@ -68,7 +68,7 @@ func (a *App) revocationFor(req revokeRequest, now time.Time) (*keystore.Revocat
 		case err != nil:
 			return nil, nil, badField("url", "not a valid signed URL of this server (%v)", err)
 		}
-		return &keystore.Revocation{Kind: keystore.RevokeURL, Target: c.ID,
+		return &keystore.Revocation{Kind: keystore.RevokeURL, Target: c.ID.String(),
 			ExpiresAt: time.Unix(c.ExpiresAt, 0).UTC()}, &c, nil
 	case req.ID != "":
 		r := keystore.Revocation{Kind: keystore.RevokeURL, Target: req.ID, ExpiresAt: until}

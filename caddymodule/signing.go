@@ -106,7 +106,7 @@ func (a *App) signURL(base *url.URL, path, keyID string, lifetime time.Duration,
 		return signedURLResponse{}, err
 	}
 	target := verifier.Target{Host: base.Host, Method: http.MethodGet, Path: path}
-	token, err := verifier.Sign(a.verifier.Ring[0], verifier.Claims{
+	token, err := a.verifier.Sign(verifier.Claims{
 		ExpiresAt: eat, IssuedAt: iat, ID: id, KeyID: keyID,
 	}, target)
 	if err != nil {
@@ -114,7 +114,7 @@ func (a *App) signURL(base *url.URL, path, keyID string, lifetime time.Duration,
 	}
 	u := url.URL{Scheme: base.Scheme, Host: base.Host, Path: path}
 	u.RawQuery = verifier.AppendToken("", a.paramName(), token)
-	return signedURLResponse{URL: u.String(), ExpiresAt: time.Unix(eat, 0).UTC(), ID: id}, nil
+	return signedURLResponse{URL: u.String(), ExpiresAt: time.Unix(eat, 0).UTC(), ID: id.String()}, nil
 }
 
 func (a *App) paramName() string {
