@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -41,7 +41,9 @@ func NewVerifier(ring []Secret, param string, skew time.Duration) (*Verifier, er
 	if err != nil {
 		return nil, err
 	}
-	return &Verifier{ring: r, param: param, skew: skew}, nil
+	v := &Verifier{ring: r, param: param, skew: skew}
+	v.names.seed = maphash.MakeSeed()
+	return v, nil
 }
 
 // Param returns the query parameter that carries tokens.
@@ -165,32 +167,41 @@ func (v *Verifier) Verify(t Target, now time.Time) (Claims, error) {
 	return c, nil
 }
 
-// maxNames bounds the names a Verifier keeps.
-const maxNames = 4096
-
 // names interns the key ids and prefixes of verified tokens, so that
 // Verify returns them without allocating. Only tokens whose tag matched
-// add to it, so it holds names that a secret holder issued, which are few;
-// past maxNames it stops growing and Verify allocates new names instead.
+// add to it, so it holds names that a secret holder issued, which are few.
+// It is a fixed open-addressing table that readers and writers share
+// without a lock: a name goes into the first empty slot of its probe
+// window, and when the window is full Verify allocates the name instead.
 type names struct {
-	m sync.Map // string → the same string
-	n atomic.Int32
+	seed  maphash.Seed
+	slots [nameSlots]atomic.Pointer[string]
 }
+
+const (
+	nameSlots  = 4096 // a power of two: the most names a Verifier keeps
+	nameProbes = 8
+)
 
 // get returns b as a string, interned when there is room.
 func (t *names) get(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if s, ok := t.m.Load(string(b)); ok {
-		return s.(string)
-	}
-	s := string(b)
-	if t.n.Load() < maxNames {
-		if old, loaded := t.m.LoadOrStore(s, s); loaded {
-			return old.(string)
+	h := maphash.Bytes(t.seed, b)
+	for i := range uint64(nameProbes) {
+		slot := &t.slots[(h+i)&(nameSlots-1)]
+		p := slot.Load()
+		if p == nil {
+			s := string(b)
+			if slot.CompareAndSwap(nil, &s) {
+				return s
+			}
+			p = slot.Load() // filled meanwhile
 		}
-		t.n.Add(1)
+		if *p == string(b) {
+			return *p
+		}
 	}
-	return s
+	return string(b)
 }

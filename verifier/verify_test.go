@@ -3,10 +3,13 @@ package verifier
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestVerifySentinelErrors(t *testing.T) {
@@ -420,28 +423,50 @@ func TestVerifyAllocs(t *testing.T) {
 	}
 }
 
-// TestVerifyNamesBounded: key ids and prefixes of verified tokens are
-// interned up to maxNames; past it Verify still returns them, allocated.
-func TestVerifyNamesBounded(t *testing.T) {
+// TestVerifyNames: the key ids and prefixes of verified tokens are
+// interned, and a full table still returns every name.
+func TestVerifyNames(t *testing.T) {
 	s := testSecret("s1", 1)
 	v := mustVerifier(t, "", 0, s)
-	v.names.n.Store(maxNames - 1)
-	for _, id := range []string{"key_a", "key_b", "key_a"} {
+	var first string
+	for range 2 {
 		c := testClaims()
-		c.KeyID = id
+		c.KeyID = "key_a"
 		got, err := v.Verify(signedTarget(t, s, c, reqTarget(t, "GET", "h", "/f")), testNow)
-		if err != nil || got.KeyID != id {
-			t.Fatalf("key id %q: %+v, %v", id, got, err)
+		if err != nil || got.KeyID != "key_a" {
+			t.Fatalf("%+v, %v", got, err)
+		}
+		if first == "" {
+			first = got.KeyID
+		} else if unsafe.StringData(got.KeyID) != unsafe.StringData(first) {
+			t.Error("the same key id was not interned")
 		}
 	}
-	if _, ok := v.names.m.Load("key_a"); !ok {
-		t.Error("the name under the bound was not interned")
+
+	// Fill the table far past its size: every name comes back intact, at
+	// most nameSlots are kept, and kept names are returned as kept.
+	var nt names
+	nt.seed = maphash.MakeSeed()
+	for i := range 3 * nameSlots {
+		name := fmt.Sprintf("key_%d", i)
+		if got := nt.get([]byte(name)); got != name {
+			t.Fatalf("get(%q) = %q", name, got)
+		}
 	}
-	if _, ok := v.names.m.Load("key_b"); ok {
-		t.Error("a name past the bound was interned")
+	kept := 0
+	for i := range nt.slots {
+		if p := nt.slots[i].Load(); p != nil {
+			kept++
+			if got := nt.get([]byte(*p)); unsafe.StringData(got) != unsafe.StringData(*p) {
+				t.Fatalf("kept name %q returned as a copy", *p)
+			}
+		}
 	}
-	if n := v.names.n.Load(); n != maxNames {
-		t.Errorf("count %d, want %d", n, maxNames)
+	if kept < nameSlots/2 || kept > nameSlots {
+		t.Errorf("%d names kept of %d slots", kept, nameSlots)
+	}
+	if got := nt.get(nil); got != "" {
+		t.Errorf("get(nil) = %q", got)
 	}
 }
 
