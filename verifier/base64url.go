@@ -73,6 +73,19 @@ func decodeBase64URL(dst []byte, s string) (int, bool) {
 	return n, true
 }
 
+// nameOf reports whether s is 1 to maxLen bytes, each in the class.
+func nameOf(s string, maxLen int, class func(byte) bool) bool {
+	if len(s) == 0 || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !class(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // isBase64URL reports whether c is in the base64url alphabet.
 func isBase64URL(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'

@@ -295,14 +295,4 @@ func isUnreserved(c byte) bool {
 }
 
 // validParam reports whether param is 1–64 unreserved URL characters.
-func validParam(param string) bool {
-	if len(param) == 0 || len(param) > maxParamLen {
-		return false
-	}
-	for i := 0; i < len(param); i++ {
-		if !isUnreserved(param[i]) {
-			return false
-		}
-	}
-	return true
-}
+func validParam(param string) bool { return nameOf(param, maxParamLen, isUnreserved) }

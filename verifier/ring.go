@@ -35,17 +35,7 @@ func (s Secret) Validate() error {
 
 // ValidSecretID reports whether id is a valid signing-secret id: 1 to 32
 // characters of [A-Za-z0-9_-].
-func ValidSecretID(id string) bool {
-	if len(id) == 0 || len(id) > maxSecretIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if !isBase64URL(id[i]) {
-			return false
-		}
-	}
-	return true
-}
+func ValidSecretID(id string) bool { return nameOf(id, maxSecretIDLen, isBase64URL) }
 
 // ring is a Verifier's secrets in order (the first signs, all verify), each
 // with its keyed HMAC prepared once.
