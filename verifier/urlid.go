@@ -9,13 +9,13 @@ import (
 // bytes.
 const URLIDLen = 22
 
-const urlIDRawLen = 16
+const urlIDRawLen = len(URLID{})
 
 // URLID identifies one signed URL: 16 random bytes, shown as 22 characters
 // of unpadded base64url (String, ParseURLID). Tokens carry the bytes, and
 // Verify returns them without encoding, so revocation lookups need no
 // decoding either.
-type URLID [urlIDRawLen]byte
+type URLID [16]byte
 
 // NewURLID returns a new random URL id: 16 bytes from crypto/rand.
 func NewURLID() (URLID, error) {
