@@ -5,7 +5,6 @@
 package caddymodule
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -291,11 +290,7 @@ func (a *App) openStore() (*running, error) {
 
 // buildVerifier makes the signed-URL verifier over ring.
 func buildVerifier(ring []verifier.Secret, param string, skew time.Duration) (*verifier.Verifier, error) {
-	v := &verifier.Verifier{Ring: ring, Param: param, Skew: skew}
-	if err := v.Validate(); err != nil {
-		return nil, errors.New(strings.TrimPrefix(err.Error(), "verifier: "))
-	}
-	return v, nil
+	return verifier.NewVerifier(ring, param, skew)
 }
 
 // current is the app of the running config; the admin API, which Caddy

@@ -439,7 +439,7 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, dc decisio
 		repl.Map(func(key string) (any, bool) {
 			switch {
 			case key == "http.signet.url_id":
-				return urlID, true
+				return urlID.String(), true
 			case p != nil:
 				return p.lookup(key, credentialSignedURL)
 			case key == "http.signet.credential":

@@ -39,7 +39,7 @@ func (a *App) signURL(st *running, base *url.URL, path string, actor rules.Actor
 		keyID = actor.Key.ID
 	}
 	target := verifier.Target{Host: base.Host, Method: http.MethodGet, Path: path}
-	token, err := signToken(st.verifier, verifier.Claims{
+	token, err := st.verifier.Sign(verifier.Claims{
 		ExpiresAt: exp.Unix(), IssuedAt: now.Unix(), ID: id, KeyID: keyID,
 	}, target)
 	if err != nil {
@@ -47,10 +47,5 @@ func (a *App) signURL(st *running, base *url.URL, path string, actor rules.Actor
 	}
 	u := url.URL{Scheme: base.Scheme, Host: base.Host, Path: path}
 	u.RawQuery = verifier.AppendToken("", a.paramName(), token)
-	return signedURLResponse{URL: u.String(), ExpiresAt: exp, ID: id}, nil
-}
-
-// signToken signs with the ring's first secret.
-func signToken(v *verifier.Verifier, c verifier.Claims, t verifier.Target) (string, error) {
-	return verifier.Sign(v.Ring[0], c, t)
+	return signedURLResponse{URL: u.String(), ExpiresAt: exp, ID: id.String()}, nil
 }

@@ -115,7 +115,7 @@ func BenchmarkRevocationPropagation(b *testing.B) {
 		id, _ := verifier.NewURLID()
 		cl := verifier.Claims{ID: id}
 		start := time.Now()
-		if err := a.Revoke(context.Background(), Revocation{Kind: RevokeURL, Target: id, ExpiresAt: start.Add(time.Minute)}); err != nil {
+		if err := a.Revoke(context.Background(), Revocation{Kind: RevokeURL, Target: id.String(), ExpiresAt: start.Add(time.Minute)}); err != nil {
 			b.Fatal(err)
 		}
 		for other.Revoked(&cl, "/x", time.Now()) == "" {

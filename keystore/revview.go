@@ -62,13 +62,12 @@ func (v *revView) revoked(c *verifier.Claims, path string, now int64) string {
 		return ""
 	}
 	if len(v.urls)+len(v.delta) > 0 {
-		if id, ok := decodeURLID(c.ID); ok {
-			if exp, ok := v.delta[id]; ok && exp > now {
-				return "this signed URL was revoked"
-			}
-			if exp, ok := v.urls[id]; ok && exp > now {
-				return "this signed URL was revoked"
-			}
+		id := [16]byte(c.ID)
+		if exp, ok := v.delta[id]; ok && exp > now {
+			return "this signed URL was revoked"
+		}
+		if exp, ok := v.urls[id]; ok && exp > now {
+			return "this signed URL was revoked"
 		}
 	}
 	if c.KeyID != "" {

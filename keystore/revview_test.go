@@ -13,7 +13,7 @@ import (
 	"github.com/caddy-signet/signet/verifier"
 )
 
-func mustURLID(t *testing.T) string {
+func mustURLID(t *testing.T) verifier.URLID {
 	t.Helper()
 	id, err := verifier.NewURLID()
 	if err != nil {
@@ -27,7 +27,7 @@ func TestRevViewKinds(t *testing.T) {
 	exp := now.Add(time.Hour)
 	urlID, other := mustURLID(t), mustURLID(t)
 	v := newRevView().
-		with(Revocation{Kind: RevokeURL, Target: urlID, ExpiresAt: exp}, now.Unix()).
+		with(Revocation{Kind: RevokeURL, Target: urlID.String(), ExpiresAt: exp}, now.Unix()).
 		with(Revocation{Kind: RevokeKey, Target: "key_aaaaaaaaaaaaaaaa", Before: now, ExpiresAt: exp}, now.Unix()).
 		with(Revocation{Kind: RevokePrefix, Target: "/old/", Before: now, ExpiresAt: exp}, now.Unix())
 	tests := []struct {
@@ -64,10 +64,10 @@ func TestRevViewKinds(t *testing.T) {
 func TestRevViewMergesAndFolds(t *testing.T) {
 	now := time.Now().Unix()
 	v := newRevView()
-	ids := make([]string, revDeltaMax+10)
+	ids := make([]verifier.URLID, revDeltaMax+10)
 	for i := range ids {
 		ids[i] = mustURLID(t)
-		v = v.with(Revocation{Kind: RevokeURL, Target: ids[i], ExpiresAt: time.Unix(now+60, 0)}, now)
+		v = v.with(Revocation{Kind: RevokeURL, Target: ids[i].String(), ExpiresAt: time.Unix(now+60, 0)}, now)
 	}
 	if len(v.urls) == 0 || len(v.delta) > revDeltaMax {
 		t.Fatalf("delta never folded: base %d, delta %d", len(v.urls), len(v.delta))
@@ -96,7 +96,7 @@ func TestRevViewMergesAndFolds(t *testing.T) {
 
 func TestRevokedLookupDoesNotAllocate(t *testing.T) {
 	now := time.Now()
-	v := newRevView().with(Revocation{Kind: RevokeURL, Target: mustURLID(t), ExpiresAt: now.Add(time.Hour)}, now.Unix())
+	v := newRevView().with(Revocation{Kind: RevokeURL, Target: mustURLID(t).String(), ExpiresAt: now.Add(time.Hour)}, now.Unix())
 	c := verifier.Claims{ID: mustURLID(t), KeyID: "key_aaaaaaaaaaaaaaaa"}
 	if n := testing.AllocsPerRun(100, func() { v.revoked(&c, "/a/b", now.Unix()) }); n != 0 {
 		t.Errorf("revoked allocates %v times", n)

@@ -58,7 +58,7 @@ func Revocation(req RevokeRequest, v *verifier.Verifier, now time.Time) (*keysto
 		case err != nil:
 			return nil, nil, BadField("url", "not a valid signed URL of this server (%v)", err)
 		}
-		return &keystore.Revocation{Kind: keystore.RevokeURL, Target: c.ID,
+		return &keystore.Revocation{Kind: keystore.RevokeURL, Target: c.ID.String(),
 			ExpiresAt: time.Unix(c.ExpiresAt, 0).UTC()}, &c, nil
 	case req.ID != "":
 		r := keystore.Revocation{Kind: keystore.RevokeURL, Target: req.ID, ExpiresAt: until}

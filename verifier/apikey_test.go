@@ -217,19 +217,34 @@ func TestKeyTokenNoTrailingBits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var dst [36]byte
-		_, err := decodeRawURL(dst[:], tt.in)
-		if (err == nil) != tt.ok {
-			t.Errorf("decodeRawURL(%q) err = %v, want ok=%v", tt.in, err, tt.ok)
+		if _, ok := decodeBase64URL(dst[:], tt.in); ok != tt.ok {
+			t.Errorf("decodeBase64URL(%q) ok = %v, want %v", tt.in, ok, tt.ok)
 		}
 	}
-	// Too long for the destination or the stack buffer.
+	// Too long for the destination.
 	var dst [36]byte
-	if _, err := decodeRawURL(dst[:], strings.Repeat("A", 52)); err == nil {
-		t.Error("decodeRawURL accepted input longer than dst")
+	if _, ok := decodeBase64URL(dst[:], strings.Repeat("A", 52)); ok {
+		t.Error("decodeBase64URL accepted input longer than dst")
 	}
-	var big [200]byte
-	if _, err := decodeRawURL(big[:], strings.Repeat("A", 132)); err == nil {
-		t.Error("decodeRawURL accepted input longer than its buffer")
+	if n, ok := decodeBase64URL(dst[:], strings.Repeat("A", 48)); !ok || n != 36 {
+		t.Errorf("decodeBase64URL of 48 characters into 36 bytes = %d, %v", n, ok)
+	}
+}
+
+// TestKeyChecksum checks the eight-bytes-at-a-time CRC against
+// hash/crc32 for both prefixes and every length of input.
+func TestKeyChecksum(t *testing.T) {
+	var b [70]byte
+	for i := range b {
+		b[i] = byte(i*37 + 11)
+	}
+	for _, prefix := range []string{"sk_", "pk_", "", "xyz_"} {
+		for n := 0; n <= len(b); n++ {
+			want := crc32.ChecksumIEEE(append([]byte(prefix), b[:n]...))
+			if got := keyChecksum(prefix, b[:n]); got != want {
+				t.Fatalf("keyChecksum(%q, %d bytes) = %08x, want %08x", prefix, n, got, want)
+			}
+		}
 	}
 }
 

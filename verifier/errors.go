@@ -2,9 +2,8 @@ package verifier
 
 import "errors"
 
-// Sentinel errors shared by the API-key and path checks. Callers compare
-// with errors.Is; the messages are safe to show to clients and never
-// include the offending token.
+// Sentinel errors. Callers compare with errors.Is; the messages are safe to
+// show to clients, never include the offending token, and need no trimming.
 var (
 	// ErrMalformedKey means a string is not a well-formed API key: wrong
 	// prefix, wrong length, bad encoding or a checksum mismatch. Such a
@@ -18,4 +17,40 @@ var (
 
 	// ErrBadScope means a scope is not a clean absolute path prefix.
 	ErrBadScope = errors.New("invalid scope")
+
+	// ErrMalformedURLID means a string is not the text form of a URL id:
+	// 22 characters of unpadded base64url (see ParseURLID).
+	ErrMalformedURLID = errors.New("malformed URL id")
+)
+
+// Sentinel errors of signed-URL verification. A path refused by CheckPath
+// is reported as ErrAmbiguousPath.
+var (
+	// ErrMalformedToken means the signature parameter is present but its
+	// value is not a well-formed token: bad encoding, wrong structure,
+	// unsupported version, a repeated parameter, a size limit exceeded, or
+	// (after the tag was verified) claims the verifier does not understand,
+	// such as an unknown constraint type.
+	ErrMalformedToken = errors.New("malformed signed URL")
+
+	// ErrBadSignature means the tag does not match: the token was altered,
+	// was signed with a secret that is not (or no longer) in the ring, or
+	// the request (host, method class, path, other query parameters)
+	// differs from the one it was signed for.
+	ErrBadSignature = errors.New("invalid signed URL signature")
+
+	// ErrExpired means the token's expiry time has passed.
+	ErrExpired = errors.New("signed URL expired")
+
+	// ErrNotYetValid means the token was issued in the future, beyond the
+	// allowed clock skew.
+	ErrNotYetValid = errors.New("signed URL not yet valid")
+
+	// ErrMethodNotAllowed means the request method is neither GET nor
+	// HEAD, the only methods a signed URL can grant.
+	ErrMethodNotAllowed = errors.New("method not allowed with a signed URL")
+
+	// ErrNoToken means the request carries no signature parameter at all,
+	// so the caller may fall back to other credentials.
+	ErrNoToken = errors.New("no signed URL token")
 )

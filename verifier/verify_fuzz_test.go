@@ -13,7 +13,7 @@ import (
 )
 
 // This file fuzzes signed-URL verification against a reference model
-// written independently of signedurl.go: a straightforward (allocating)
+// written independently of verify.go and canonical.go: a straightforward (allocating)
 // canonical query, host rule and path rule, as docs/signed-urls.md states
 // them.
 //
@@ -204,7 +204,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add("HEAD", "H:80", "/f/", "/f%2f", "sig="+strings.Repeat("A", 600), int64(1<<40))
 	f.Add("GET", "h", "/\x00", "", "sig=\r\n&a=%", int64(0))
 
-	v := &Verifier{Ring: fuzzRing, Skew: 30 * time.Second}
+	v := mustVerifier(f, "", 30*time.Second, fuzzRing...)
 	f.Fuzz(func(t *testing.T, method, host, path, rawPath, query string, dt int64) {
 		tg := Target{Host: host, Method: method, Path: path, RawPath: rawPath, RawQuery: query}
 		now := testNow.Add(time.Duration(dt) * time.Second)
@@ -259,7 +259,7 @@ func FuzzVerifyMutation(f *testing.F) {
 	f.Add(uint8(0), uint8(2), uint8(0), uint16(2), byte('%')) // broken escape
 	f.Add(uint8(2), uint8(2), uint8(1), uint16(3), byte('/')) // "//"
 
-	v := &Verifier{Ring: fuzzRing}
+	v := mustVerifier(f, "", 0, fuzzRing...)
 	f.Fuzz(func(t *testing.T, which, field, op uint8, pos uint16, b byte) {
 		base := bases[int(which)%len(bases)]
 		mutate := func(s string) string {
@@ -323,7 +323,7 @@ func FuzzSignVerify(f *testing.F) {
 	f.Add("H:443", "/a/b%20c.pdf", "b=2&a=1&a", "", true, true)
 	f.Add("h", "/caf%C3%A9", "x=%c3%a9&y=a+b;c&=&&", "k:1/2", false, true)
 	f.Add("h", "/", "%zz", "", true, false)
-	v := &Verifier{Ring: fuzzRing}
+	v := mustVerifier(f, "", 0, fuzzRing...)
 	f.Fuzz(func(t *testing.T, host, uri, query, keyID string, prefix, head bool) {
 		// Cross-check the canonical query against the reference.
 		b, _, ok := appendQueryField(nil, query, "", nil)

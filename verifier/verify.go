@@ -1,0 +1,207 @@
+package verifier
+
+import (
+	"crypto/hmac"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// Verifier checks and signs URLs with a ring of signing secrets. Build it
+// once with NewVerifier and share it: it is immutable and safe for
+// concurrent use. To change secrets while serving, build a new Verifier and
+// swap it in.
+type Verifier struct {
+	ring  ring // the first signs, all verify (rotation)
+	param string
+	skew  time.Duration
+	names names
+}
+
+// NewVerifier returns a Verifier for ring (the first secret signs, all
+// verify; at least one, each valid, ids unique), the query parameter param
+// that carries tokens (1–64 characters of A-Z a-z 0-9 - . _ ~; DefaultParam
+// when empty), and the clock skew allowed for not-before (not negative).
+// It copies the keys and prepares their HMACs.
+func NewVerifier(ring []Secret, param string, skew time.Duration) (*Verifier, error) {
+	if param == "" {
+		param = DefaultParam
+	}
+	if !validParam(param) {
+		return nil, fmt.Errorf("invalid signature parameter name %q", param)
+	}
+	if skew < 0 {
+		return nil, errors.New("negative clock skew")
+	}
+	r, err := newRing(ring)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{ring: r, param: param, skew: skew}
+	v.names.seed = maphash.MakeSeed()
+	return v, nil
+}
+
+// Param returns the query parameter that carries tokens.
+func (v *Verifier) Param() string { return v.param }
+
+// Verify finds the token in t.RawQuery (exactly one occurrence of Param,
+// else ErrMalformedToken if repeated, ErrNoToken if absent) and checks it.
+//
+// The order is strict and stops at the first failure: (1) find the
+// parameter; (2) cap lengths (ErrMalformedToken); (3) refuse methods other
+// than GET and HEAD (ErrMethodNotAllowed); (4) split and decode
+// (ErrMalformedToken); (5) pick the secret by the id in the payload
+// (unknown: ErrBadSignature); (6) compare the tag in constant time
+// (ErrBadSignature); only then (7) read the claims: expiry (ErrExpired, when
+// now >= ExpiresAt) and not-before (ErrNotYetValid, when now+skew <
+// IssuedAt); (8) constraints (unknown: ErrMalformedToken); (9) the path
+// (CheckPath: ErrAmbiguousPath) and, for a prefix token, that the prefix
+// covers it at a segment boundary (ErrBadSignature). It returns the zero
+// Claims with every error, and does not allocate.
+func (v *Verifier) Verify(t Target, now time.Time) (Claims, error) {
+	// 1. Find the parameter.
+	tok, n, others := findParam(t.RawQuery, v.param)
+	switch {
+	case n == 0:
+		return Claims{}, ErrNoToken
+	case n > 1:
+		return Claims{}, ErrMalformedToken
+	}
+
+	// 2. Cap lengths; 3. method class.
+	if len(tok) == 0 || len(tok) > MaxTokenLen || len(t.RawQuery) > MaxQueryLen ||
+		len(t.Host) > MaxHostLen || len(t.Path) > MaxPathLen || len(t.RawPath) > MaxPathLen {
+		return Claims{}, ErrMalformedToken
+	}
+	if t.Method != "GET" && t.Method != "HEAD" {
+		return Claims{}, ErrMethodNotAllowed
+	}
+
+	// 4. Split and decode, into a stack buffer.
+	var raw [maxRawTokenLen]byte
+	nr, ok := decodeBase64URL(raw[:], tok)
+	if !ok {
+		return Claims{}, ErrMalformedToken
+	}
+	p, ok := splitToken(raw[:nr])
+	if !ok {
+		return Claims{}, ErrMalformedToken
+	}
+
+	// 5. Pick the secret by id; an unknown id is a bad signature.
+	rs := v.ring.find(p.secretID)
+	if rs == nil {
+		return Claims{}, ErrBadSignature
+	}
+
+	// 6. Compare the tag in constant time. A query holding only the token
+	// has the empty canonical form: no need to scan it again.
+	query := t.RawQuery
+	if !others {
+		query = ""
+	}
+	ms := rs.get()
+	if p.hasPrefix {
+		ms.buf, ms.spans, ok = appendMACInput(ms.buf[:0], p.signed, t.Host, p.prefix, query, v.param, ms.spans)
+	} else {
+		ms.buf, ms.spans, ok = appendMACInput(ms.buf[:0], p.signed, t.Host, t.Path, query, v.param, ms.spans)
+	}
+	good := ok && hmac.Equal(ms.tag(), p.tag)
+	rs.put(ms)
+	if !good {
+		return Claims{}, ErrBadSignature
+	}
+
+	// 7. Only now read the claims: times first.
+	if p.issuedAt == 0 || p.expiresAt > math.MaxInt64 || p.expiresAt <= p.issuedAt || !validKeyID(p.keyID) {
+		return Claims{}, ErrMalformedToken
+	}
+	if now.Unix() >= int64(p.expiresAt) {
+		return Claims{}, ErrExpired
+	}
+	if now.Add(v.skew).Unix() < int64(p.issuedAt) {
+		return Claims{}, ErrNotYetValid
+	}
+
+	// 8. Constraints: each known type at most once; anything else fails closed.
+	var prefix []byte
+	hasPrefix := false
+	for b := p.constraints; len(b) > 0; {
+		typ, l := b[0], int(binary.BigEndian.Uint16(b[1:3]))
+		val := b[3 : 3+l]
+		b = b[3+l:]
+		switch {
+		case typ == constraintPrefix && !hasPrefix:
+			prefix, hasPrefix = val, true
+		default:
+			return Claims{}, ErrMalformedToken
+		}
+	}
+	if hasPrefix && (len(prefix) == 0 || len(prefix) > MaxPrefixLen) {
+		return Claims{}, ErrMalformedToken
+	}
+	c := Claims{
+		ExpiresAt: int64(p.expiresAt),
+		IssuedAt:  int64(p.issuedAt),
+		ID:        URLID(p.urlID),
+		KeyID:     v.names.get(p.keyID),
+		SecretID:  rs.id,
+		Prefix:    v.names.get(prefix),
+	}
+	if c.Prefix != "" && CheckScope(c.Prefix) != nil {
+		return Claims{}, ErrMalformedToken
+	}
+
+	// 9. The path: unambiguous, and granted.
+	if err := CheckPath(t.Path, t.RawPath); err != nil {
+		return Claims{}, err
+	}
+	if hasPrefix && !ScopeCovers(c.Prefix, t.Path) {
+		return Claims{}, ErrBadSignature
+	}
+	return c, nil
+}
+
+// names interns the key ids and prefixes of verified tokens, so that
+// Verify returns them without allocating. Only tokens whose tag matched
+// add to it, so it holds names that a secret holder issued, which are few.
+// It is a fixed open-addressing table that readers and writers share
+// without a lock: a name goes into the first empty slot of its probe
+// window, and when the window is full Verify allocates the name instead.
+type names struct {
+	seed  maphash.Seed
+	slots [nameSlots]atomic.Pointer[string]
+}
+
+const (
+	nameSlots  = 4096 // a power of two: the most names a Verifier keeps
+	nameProbes = 8
+)
+
+// get returns b as a string, interned when there is room.
+func (t *names) get(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	h := maphash.Bytes(t.seed, b)
+	for i := range uint64(nameProbes) {
+		slot := &t.slots[(h+i)&(nameSlots-1)]
+		p := slot.Load()
+		if p == nil {
+			s := string(b)
+			if slot.CompareAndSwap(nil, &s) {
+				return s
+			}
+			p = slot.Load() // filled meanwhile
+		}
+		if *p == string(b) {
+			return *p
+		}
+	}
+	return string(b)
+}
