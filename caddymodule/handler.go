@@ -340,19 +340,38 @@ func stripFromURL(s, param string) string {
 // stripParam removes the signature parameter from r, so it never reaches
 // the origin, nor the original URL that error routes are given.
 func (h *Handler) stripParam(r *http.Request) {
-	q := verifier.StripParam(r.URL.RawQuery, h.param)
-	if q == r.URL.RawQuery {
+	old := r.URL.RawQuery
+	q := verifier.StripParam(old, h.param)
+	if q == old {
 		return
 	}
 	r.URL.RawQuery = q
 	r.URL.ForceQuery = false
-	r.RequestURI = r.URL.RequestURI()
+	r.RequestURI = replaceQuery(r.RequestURI, old, q, r.URL)
 	// Caddy restores the original URL before running handle_errors routes;
 	// its copy of the URL is a pointer Signet may scrub too.
 	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
-		orig.URL.RawQuery = verifier.StripParam(orig.URL.RawQuery, h.param)
+		if orig.URL.RawQuery == old {
+			orig.URL.RawQuery = q
+		} else {
+			orig.URL.RawQuery = verifier.StripParam(orig.URL.RawQuery, h.param)
+		}
 		orig.URL.ForceQuery = false
 	}
+}
+
+// replaceQuery returns the request target uri with its query old replaced
+// by q (no "?" when q is empty), without rebuilding the path; u rebuilds it
+// when uri does not end in "?"+old.
+func replaceQuery(uri, old, q string, u *url.URL) string {
+	base, ok := strings.CutSuffix(uri, old)
+	if !ok || !strings.HasSuffix(base, "?") {
+		return u.RequestURI()
+	}
+	if q == "" {
+		return base[:len(base)-1]
+	}
+	return base + q
 }
 
 // authenticate checks the bearer API key of r. It returns the key's entry

@@ -193,16 +193,20 @@ func StripParam(rawQuery, param string) string {
 	if _, n, _ := findParam(rawQuery, param); n == 0 {
 		return rawQuery
 	}
-	b := make([]byte, 0, len(rawQuery))
+	if strings.IndexByte(rawQuery, '&') < 0 {
+		return "" // the parameter was the whole query: the usual case
+	}
+	var b strings.Builder
+	b.Grow(len(rawQuery))
 	first := true
 	for q := rawQuery; ; {
 		pair, rest, more := strings.Cut(q, "&")
 		name, _, _ := strings.Cut(pair, "=")
 		if !nameIs(name, param) {
 			if !first {
-				b = append(b, '&')
+				b.WriteByte('&')
 			}
-			b = append(b, pair...)
+			b.WriteString(pair)
 			first = false
 		}
 		if !more {
@@ -210,7 +214,7 @@ func StripParam(rawQuery, param string) string {
 		}
 		q = rest
 	}
-	return string(b)
+	return b.String()
 }
 
 // findParam returns the value of the first pair of rawQuery named param
