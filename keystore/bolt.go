@@ -353,7 +353,7 @@ func (s *BoltStore) ListRevocations(_ context.Context, now time.Time) ([]Revocat
 				continue
 			}
 			if exp.After(now) {
-				r, err := ParseIdent(string(k), exp)
+				r, err := parseStoredIdent(string(k), exp)
 				if err != nil {
 					return err
 				}

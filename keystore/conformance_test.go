@@ -729,6 +729,10 @@ func confURLID(t testing.TB) string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// confLenientURLID spells the 16 zero bytes of the URL id "AAA…A" with an
+// unused trailing bit set: a lenient base64 decoder reads the same bytes.
+var confLenientURLID = strings.Repeat("A", verifier.URLIDLen-1) + "B"
+
 // confRevs returns one valid revocation of each kind, expiring at exp.
 // Before is in whole seconds, as stores keep it.
 func confRevs(t testing.TB, before, exp time.Time) []Revocation {
@@ -880,17 +884,18 @@ func confRevocations(t *testing.T, open func(t *testing.T) Store) {
 			t.Fatal(err)
 		}
 		bad := map[string]Revocation{
-			"unknown kind":         {Kind: "user", Target: "alice", Before: now, ExpiresAt: exp},
-			"empty kind":           {Target: confURLID(t), ExpiresAt: exp},
-			"short url id":         {Kind: RevokeURL, Target: "abc", ExpiresAt: exp},
-			"url id not base64url": {Kind: RevokeURL, Target: strings.Repeat("*", verifier.URLIDLen), ExpiresAt: exp},
-			"url with before":      {Kind: RevokeURL, Target: confURLID(t), Before: now, ExpiresAt: exp},
-			"url without expiry":   {Kind: RevokeURL, Target: confURLID(t)},
-			"key without before":   {Kind: RevokeKey, Target: keyID, ExpiresAt: exp},
-			"key id malformed":     {Kind: RevokeKey, Target: "key_UPPER", Before: now, ExpiresAt: exp},
-			"prefix not clean":     {Kind: RevokePrefix, Target: "/a/../b/", Before: now, ExpiresAt: exp},
-			"prefix relative":      {Kind: RevokePrefix, Target: "alice/", Before: now, ExpiresAt: exp},
-			"prefix no before":     {Kind: RevokePrefix, Target: "/alice/", ExpiresAt: exp},
+			"unknown kind":          {Kind: "user", Target: "alice", Before: now, ExpiresAt: exp},
+			"empty kind":            {Target: confURLID(t), ExpiresAt: exp},
+			"short url id":          {Kind: RevokeURL, Target: "abc", ExpiresAt: exp},
+			"url id not base64url":  {Kind: RevokeURL, Target: strings.Repeat("*", verifier.URLIDLen), ExpiresAt: exp},
+			"url id, trailing bits": {Kind: RevokeURL, Target: confLenientURLID, ExpiresAt: exp},
+			"url with before":       {Kind: RevokeURL, Target: confURLID(t), Before: now, ExpiresAt: exp},
+			"url without expiry":    {Kind: RevokeURL, Target: confURLID(t)},
+			"key without before":    {Kind: RevokeKey, Target: keyID, ExpiresAt: exp},
+			"key id malformed":      {Kind: RevokeKey, Target: "key_UPPER", Before: now, ExpiresAt: exp},
+			"prefix not clean":      {Kind: RevokePrefix, Target: "/a/../b/", Before: now, ExpiresAt: exp},
+			"prefix relative":       {Kind: RevokePrefix, Target: "alice/", Before: now, ExpiresAt: exp},
+			"prefix no before":      {Kind: RevokePrefix, Target: "/alice/", ExpiresAt: exp},
 		}
 		for name, r := range bad {
 			err := s.Revoke(ctx, r)
@@ -913,6 +918,24 @@ func confRevocations(t *testing.T, open func(t *testing.T) Store) {
 		}
 		if c := feed.next(t); c.Kind != RevocationAdded || c.Revocation == nil || c.Revocation.Ident() != good.Ident() {
 			t.Errorf("first change = %+v, want RevocationAdded of the valid record", c)
+		}
+	})
+
+	t.Run("RevokeURLIDHasOneSpelling", func(t *testing.T) {
+		s := open(t)
+		exp := time.Now().Truncate(time.Second).Add(time.Hour)
+		canonical := Revocation{Kind: RevokeURL, Target: strings.Repeat("A", verifier.URLIDLen), ExpiresAt: exp}
+		if err := s.Revoke(ctx, canonical); err != nil {
+			t.Fatal(err)
+		}
+		// The same 16 bytes spelled another way are refused, so one link
+		// can never have two records.
+		if err := s.Revoke(ctx, Revocation{Kind: RevokeURL, Target: confLenientURLID, ExpiresAt: exp.Add(time.Hour)}); err == nil {
+			t.Errorf("Revoke(%s) accepted a second spelling of %s", confLenientURLID, canonical.Target)
+		}
+		list, err := s.ListRevocations(ctx, time.Now())
+		if err != nil || len(list) != 1 || confRevDiff(list[0], canonical) != "" {
+			t.Errorf("ListRevocations = %v, %v; want only %s", list, err, canonical.Ident())
 		}
 	})
 

@@ -557,7 +557,7 @@ func (s *RedisStore) ListRevocations(ctx context.Context, now time.Time) ([]Revo
 	// rounded up, so every record returned has ExpiresAt after now.
 	for _, z := range zs {
 		ident, _ := z.Member.(string)
-		r, err := ParseIdent(ident, time.UnixMilli(int64(z.Score)))
+		r, err := parseStoredIdent(ident, time.UnixMilli(int64(z.Score)))
 		if err != nil {
 			return nil, s.unavailable(err)
 		}
@@ -825,7 +825,7 @@ func decodeRedisMessage(payload string) (c Change, ok bool) {
 		if err != nil || math.IsNaN(ms) || math.IsInf(ms, 0) {
 			return Change{}, false
 		}
-		r, err := ParseIdent(m.Ident, time.UnixMilli(int64(ms)))
+		r, err := parseStoredIdent(m.Ident, time.UnixMilli(int64(ms)))
 		if err != nil {
 			return Change{}, false
 		}

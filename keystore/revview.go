@@ -44,25 +44,13 @@ func (v *revView) len() int {
 	return len(v.urls) + len(v.delta) + len(v.keys) + len(v.prefixes)
 }
 
-// decodeURLID decodes a 22-character URL id without allocating.
-func decodeURLID(s string) ([16]byte, bool) {
-	var id [16]byte
-	if len(s) != verifier.URLIDLen {
-		return id, false
-	}
-	var buf [verifier.URLIDLen]byte
-	copy(buf[:], s)
-	n, err := base64.RawURLEncoding.Decode(id[:], buf[:])
-	return id, err == nil && n == len(id)
-}
-
 // revoked says why the claims of a signed URL for path are revoked, or "".
 func (v *revView) revoked(c *verifier.Claims, path string, now int64) string {
 	if v.len() == 0 {
 		return ""
 	}
 	if len(v.urls)+len(v.delta) > 0 {
-		if id, ok := decodeURLID(c.ID); ok {
+		if id, ok := verifier.DecodeURLID(c.ID); ok {
 			if exp, ok := v.delta[id]; ok && exp > now {
 				return "this signed URL was revoked"
 			}
@@ -91,7 +79,7 @@ func (v *revView) with(r Revocation, now int64) *revView {
 	exp := r.ExpiresAt.Unix()
 	switch r.Kind {
 	case RevokeURL:
-		id, ok := decodeURLID(r.Target)
+		id, ok := verifier.DecodeURLID(r.Target)
 		if !ok {
 			return v
 		}
@@ -164,7 +152,7 @@ func (v *revView) union(loaded []Revocation, now int64) *revView {
 		}
 		switch r.Kind {
 		case RevokeURL:
-			if id, ok := decodeURLID(r.Target); ok {
+			if id, ok := verifier.DecodeURLID(r.Target); ok {
 				n.urls[id] = max(n.urls[id], r.ExpiresAt.Unix())
 			}
 		default:
