@@ -16,8 +16,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
-
-	"github.com/caddy-signet/signet/verifier"
 )
 
 var (
@@ -153,24 +151,6 @@ func (s *BoltStore) GetKey(_ context.Context, id string) (*Key, error) {
 		return nil, err
 	}
 	return k, unavailable(err)
-}
-
-// GetKeyByDigest implements Store.
-func (s *BoltStore) GetKeyByDigest(ctx context.Context, d verifier.Digest) (*Key, error) {
-	var id []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketDigests).Get(d[:]); v != nil {
-			id = bytes.Clone(v)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	if id == nil {
-		return nil, ErrNotFound
-	}
-	return s.GetKey(ctx, string(id))
 }
 
 // ListKeys implements Store.

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/caddy-signet/signet/verifier"
 )
 
 // DefaultRedisNamespace is the namespace a RedisStore uses when given none.
@@ -254,25 +252,6 @@ func (s *RedisStore) GetKey(ctx context.Context, id string) (*Key, error) {
 		return nil, s.unavailable(err)
 	}
 	return k, nil
-}
-
-// GetKeyByDigest: KEYS keys, digests, lastused; ARGV digest hex. Returns
-// nil, or {record, last used or nil}.
-var redisGetByDigest = redis.NewScript(`
-local id = redis.call('HGET', KEYS[2], ARGV[1])
-if not id then return false end
-local rec = redis.call('HGET', KEYS[1], id)
-if not rec then return false end
-return {rec, redis.call('HGET', KEYS[3], id)}
-`)
-
-// GetKeyByDigest implements Store.
-func (s *RedisStore) GetKeyByDigest(ctx context.Context, d verifier.Digest) (*Key, error) {
-	if err := s.checkOpen(); err != nil {
-		return nil, err
-	}
-	return s.keyReply(redisGetByDigest.Run(ctx, s.client,
-		[]string{s.kKeys, s.kDigests, s.kLastUsed}, hex.EncodeToString(d[:])).Slice())
 }
 
 // keyReply reads the reply of a script that returns one key: its record

@@ -3,8 +3,6 @@ package keystore
 import (
 	"context"
 	"time"
-
-	"github.com/caddy-signet/signet/verifier"
 )
 
 // Store is where key records and signing secrets live. Implementations are
@@ -19,8 +17,6 @@ type Store interface {
 	CreateKey(ctx context.Context, k *Key) error
 	// GetKey returns the key with the given id, or ErrNotFound.
 	GetKey(ctx context.Context, id string) (*Key, error)
-	// GetKeyByDigest returns the key whose value has digest d, or ErrNotFound.
-	GetKeyByDigest(ctx context.Context, d verifier.Digest) (*Key, error)
 	// ListKeys returns every key, ordered by creation time then id.
 	ListKeys(ctx context.Context) ([]*Key, error)
 	// UpdateKey applies fn to the key with the given id atomically (fn may
