@@ -3,9 +3,6 @@ package keystore
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -30,6 +27,7 @@ var (
 // bbolt holds an exclusive lock on the file, so a process must open it once
 // and share the handle (Caddy does this through a caddy.UsagePool).
 type BoltStore struct {
+	closeState
 	db *bolt.DB
 
 	mu       sync.Mutex // guards subs and next
@@ -69,39 +67,6 @@ func OpenBolt(path string, timeout time.Duration) (*BoltStore, error) {
 // Path returns the file the store uses.
 func (s *BoltStore) Path() string { return s.db.Path() }
 
-// record is how a key is serialised on disk: the public record plus its digest.
-type record struct {
-	*Key
-	DigestHex string `json:"digest"`
-}
-
-func encodeKey(k *Key) ([]byte, error) {
-	return json.Marshal(record{Key: k, DigestHex: hex.EncodeToString(k.Digest[:])})
-}
-
-func decodeKey(b []byte) (*Key, error) {
-	r := record{Key: new(Key)}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, err
-	}
-	d, err := hex.DecodeString(r.DigestHex)
-	if err != nil || len(d) != len(r.Key.Digest) {
-		return nil, fmt.Errorf("key %s: bad digest", r.ID)
-	}
-	copy(r.Key.Digest[:], d)
-	return r.Key, nil
-}
-
-func unavailable(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
-}
-
 // CreateKey implements Store.
 func (s *BoltStore) CreateKey(_ context.Context, k *Key) error {
 	k.Rev = 1
@@ -125,7 +90,7 @@ func (s *BoltStore) CreateKey(_ context.Context, k *Key) error {
 		if errors.Is(err, ErrExists) {
 			return err
 		}
-		return unavailable(err)
+		return s.unavailable(err)
 	}
 	s.notify(Change{Kind: KeyPut, Key: stored})
 	return nil
@@ -150,7 +115,7 @@ func (s *BoltStore) GetKey(_ context.Context, id string) (*Key, error) {
 	if errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	return k, unavailable(err)
+	return k, s.unavailable(err)
 }
 
 // ListKeys implements Store.
@@ -167,7 +132,7 @@ func (s *BoltStore) ListKeys(context.Context) ([]*Key, error) {
 		})
 	})
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, s.unavailable(err)
 	}
 	SortKeys(out)
 	return out, nil
@@ -210,7 +175,7 @@ func (s *BoltStore) UpdateKey(_ context.Context, id string, fn func(*Key) error)
 	case errors.Is(err, ErrNotFound):
 		return nil, err
 	case err != nil:
-		return nil, unavailable(err)
+		return nil, s.unavailable(err)
 	}
 	s.notify(Change{Kind: KeyPut, Key: updated.Clone()})
 	return updated, nil
@@ -234,7 +199,7 @@ func (s *BoltStore) DeleteKey(_ context.Context, id string) (*Key, error) {
 		return nil, err
 	}
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, s.unavailable(err)
 	}
 	s.notify(Change{Kind: KeyDeleted, ID: id})
 	return deleted, nil
@@ -245,7 +210,7 @@ func (s *BoltStore) TouchKeys(_ context.Context, lastUsed map[string]time.Time) 
 	if len(lastUsed) == 0 {
 		return nil
 	}
-	return unavailable(s.db.Update(func(tx *bolt.Tx) error {
+	return s.unavailable(s.db.Update(func(tx *bolt.Tx) error {
 		keys := tx.Bucket(bucketKeys)
 		for id, t := range lastUsed {
 			b := keys.Get([]byte(id))
@@ -277,20 +242,21 @@ func (s *BoltStore) Secret(_ context.Context, generate func() (Secret, error)) (
 	var sec Secret
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSecrets)
-		if v := b.Get(secretName); v != nil {
-			return json.Unmarshal(v, &sec)
-		}
 		var err error
+		if v := b.Get(secretName); v != nil {
+			sec, err = decodeSecret(v)
+			return err
+		}
 		if sec, err = generate(); err != nil {
 			return err
 		}
-		v, err := json.Marshal(sec)
+		v, err := encodeSecret(sec)
 		if err != nil {
 			return err
 		}
 		return b.Put(secretName, v)
 	})
-	return sec, unavailable(err)
+	return sec, s.unavailable(err)
 }
 
 // Revoke implements Store.
@@ -301,15 +267,13 @@ func (s *BoltStore) Revoke(_ context.Context, r Revocation) error {
 	ident := []byte(r.Ident())
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRevs)
-		if v := b.Get(ident); len(v) == 8 && int64(binary.BigEndian.Uint64(v)) >= r.ExpiresAt.UnixNano() {
-			return nil
+		if old, ok := decodeBoltExpiry(b.Get(ident)); ok && !old.Before(r.ExpiresAt) {
+			return nil // keeps the later expiry
 		}
-		var v [8]byte
-		binary.BigEndian.PutUint64(v[:], uint64(r.ExpiresAt.UnixNano()))
-		return b.Put(ident, v[:])
+		return b.Put(ident, encodeBoltExpiry(r.ExpiresAt))
 	})
 	if err != nil {
-		return unavailable(err)
+		return s.unavailable(err)
 	}
 	s.notify(Change{Kind: RevocationAdded, Revocation: &r})
 	return nil
@@ -324,7 +288,10 @@ func (s *BoltStore) ListRevocations(_ context.Context, now time.Time) ([]Revocat
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRevs).Cursor()
 		for k, v := c.First(); k != nil; {
-			exp := time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+			exp, ok := decodeBoltExpiry(v)
+			if !ok {
+				return fmt.Errorf("revocation %q: bad expiry", k)
+			}
 			if !exp.After(wall) {
 				if err := c.Delete(); err != nil {
 					return err
@@ -343,12 +310,12 @@ func (s *BoltStore) ListRevocations(_ context.Context, now time.Time) ([]Revocat
 		}
 		return nil
 	})
-	return out, unavailable(err)
+	return out, s.unavailable(err)
 }
 
 // Ping implements Store: the embedded store answers while it is open.
 func (s *BoltStore) Ping(context.Context) error {
-	return unavailable(s.db.View(func(*bolt.Tx) error { return nil }))
+	return s.unavailable(s.db.View(func(*bolt.Tx) error { return nil }))
 }
 
 // Subscribe implements Store. The embedded store serves one instance, so
@@ -383,7 +350,10 @@ func (s *BoltStore) notify(c Change) {
 }
 
 // Close implements Store.
-func (s *BoltStore) Close() error { return s.db.Close() }
+func (s *BoltStore) Close() error {
+	s.closed.Store(true)
+	return s.db.Close()
+}
 
 // Interface guard
 var _ Store = (*BoltStore)(nil)

@@ -10,7 +10,6 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -75,10 +74,10 @@ type RedisStore struct {
 
 	kKeys, kDigests, kLastUsed, kSecret, kRevs, channel string
 
-	closed atomic.Bool
-	mu     sync.Mutex // guards subs and next
-	subs   map[int]*redisSub
-	next   int
+	closeState
+	mu   sync.Mutex // guards subs and next
+	subs map[int]*redisSub
+	next int
 }
 
 // NewRedisStore returns a store kept in Redis through client, under
@@ -102,25 +101,6 @@ func NewRedisStore(client redis.UniversalClient, namespace string) *RedisStore {
 	}
 }
 
-// unavailable maps a Redis or network error to the store's errors.
-func (s *RedisStore) unavailable(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, redis.ErrClosed) || s.closed.Load():
-		return ErrClosed
-	default:
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-}
-
-func (s *RedisStore) checkOpen() error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	return nil
-}
-
 // The change messages published on the channel.
 const (
 	redisMsgKeyPut          = "key_put"
@@ -141,15 +121,6 @@ type redisMessage struct {
 	ExpiresMs string `json:"expires_ms,omitempty"`
 }
 
-// encodeStored is the record as kept in {ns}:keys: last-used times live in
-// {ns}:lastused, so touching a key never rewrites (or races with) its
-// record.
-func encodeStored(k *Key) ([]byte, error) {
-	c := *k
-	c.LastUsedAt = nil
-	return encodeKey(&c)
-}
-
 // putMessage is the key_put message for k (LastUsedAt included).
 func putMessage(k *Key) ([]byte, error) {
 	rec, err := encodeKey(k)
@@ -157,23 +128,6 @@ func putMessage(k *Key) ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(redisMessage{Kind: redisMsgKeyPut, Key: rec})
-}
-
-// decodeStored decodes a record and merges its last-used time (unix
-// seconds; "" for none).
-func decodeStored(rec, lastUsed string) (*Key, error) {
-	k, err := decodeKey([]byte(rec))
-	if err != nil {
-		return nil, err
-	}
-	k.LastUsedAt = nil
-	if lastUsed != "" {
-		if sec, err := strconv.ParseInt(lastUsed, 10, 64); err == nil {
-			t := time.Unix(sec, 0).UTC()
-			k.LastUsedAt = &t
-		}
-	}
-	return k, nil
 }
 
 // optString returns a reply that may be nil (a missing field) as "".
@@ -447,7 +401,7 @@ func (s *RedisStore) Secret(ctx context.Context, generate func() (Secret, error)
 	if err != nil {
 		return Secret{}, fmt.Errorf("generating the signing secret: %w", err)
 	}
-	b, err := json.Marshal(gen)
+	b, err := encodeSecret(gen)
 	if err != nil {
 		return Secret{}, err
 	}
@@ -469,8 +423,8 @@ func (s *RedisStore) getSecret(ctx context.Context) (Secret, error) {
 	if err != nil {
 		return Secret{}, s.unavailable(err)
 	}
-	var sec Secret
-	if err := json.Unmarshal(b, &sec); err != nil {
+	sec, err := decodeSecret(b)
+	if err != nil {
 		return Secret{}, s.unavailable(fmt.Errorf("stored secret: %v", err))
 	}
 	return sec, nil
@@ -491,16 +445,6 @@ end
 redis.call('PUBLISH', ARGV[4], cjson.encode({kind = 'revocation_added', ident = ARGV[1], expires_ms = score}))
 return score
 `)
-
-// revExpiryMs is r's expiry in unix ms, rounded up: a record is never
-// forgotten before its time.
-func revExpiryMs(t time.Time) int64 {
-	ms := t.UnixMilli()
-	if t.Sub(time.UnixMilli(ms)) > 0 {
-		ms++
-	}
-	return ms
-}
 
 // Revoke implements Store. Expiry times are kept with millisecond
 // precision (rounded up). The Redis key holding the records expires with

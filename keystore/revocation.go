@@ -1,7 +1,6 @@
 package keystore
 
 import (
-	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -93,25 +92,4 @@ func ParseIdent(s string, expiresAt time.Time) (Revocation, error) {
 		r.Before = time.Unix(sec, 0).UTC()
 	}
 	return r, r.Validate()
-}
-
-// parseStoredIdent is ParseIdent for records read back from a store. Before
-// URL ids were decoded strictly, a URL revocation could be stored with an id
-// spelled with non-zero unused trailing bits ("…AAB" for "…AAA"), and it
-// revoked the link whose id has the same bytes. Such a record is read as
-// that link's id, so it stays enforced (and a store holding one still
-// loads) until it expires, within the longest lifetime of a link.
-func parseStoredIdent(s string, expiresAt time.Time) (Revocation, error) {
-	r, err := ParseIdent(s, expiresAt)
-	if err == nil {
-		return r, nil
-	}
-	prefix := string(RevokeURL) + "|0|"
-	if target, ok := strings.CutPrefix(s, prefix); ok && len(target) == verifier.URLIDLen {
-		var id [16]byte
-		if n, lerr := base64.RawURLEncoding.Decode(id[:], []byte(target)); lerr == nil && n == len(id) {
-			return ParseIdent(prefix+base64.RawURLEncoding.EncodeToString(id[:]), expiresAt)
-		}
-	}
-	return Revocation{}, err
 }

@@ -2,7 +2,6 @@ package keystore
 
 import (
 	"context"
-	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
@@ -82,9 +81,7 @@ func testLegacyURLRevocation(t *testing.T, s Store, put func(ident string, exp t
 func TestBoltLegacyURLRevocation(t *testing.T) {
 	s := boltOpen(t)
 	testLegacyURLRevocation(t, s, func(ident string, exp time.Time) {
-		var v [8]byte
-		binary.BigEndian.PutUint64(v[:], uint64(exp.UnixNano()))
-		if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRevs).Put([]byte(ident), v[:]) }); err != nil {
+		if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRevs).Put([]byte(ident), encodeBoltExpiry(exp)) }); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -2,7 +2,13 @@ package keystore
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Store is where key records and signing secrets live. Implementations are
@@ -54,4 +60,33 @@ type Store interface {
 
 	// Close releases the store's resources.
 	Close() error
+}
+
+// closeState is what a store knows about having been closed, and where
+// both stores turn backend errors into the errors of the Store contract.
+type closeState struct {
+	closed atomic.Bool
+}
+
+// checkOpen returns ErrClosed once the store is closed.
+func (c *closeState) checkOpen() error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// unavailable maps a backend error to the store's errors: nil stays nil;
+// once the store is closed, or when the backend says its handle is closed
+// (bbolt's or go-redis's error), ErrClosed; any other failure wraps
+// ErrUnavailable.
+func (c *closeState) unavailable(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case c.closed.Load() || errors.Is(err, bolterrors.ErrDatabaseNotOpen) || errors.Is(err, redis.ErrClosed):
+		return ErrClosed
+	default:
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
 }
