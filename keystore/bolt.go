@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -28,12 +27,8 @@ var (
 // and share the handle (Caddy does this through a caddy.UsagePool).
 type BoltStore struct {
 	closeState
-	db *bolt.DB
-
-	mu       sync.Mutex // guards subs and next
-	subs     map[int]func(Change)
-	next     int
-	notifyMu sync.Mutex // serialises deliveries, so calls are sequential
+	db   *bolt.DB
+	feed fanout
 }
 
 // OpenBolt opens (creating if needed) the embedded store at path. It gives
@@ -61,7 +56,7 @@ func OpenBolt(path string, timeout time.Duration) (*BoltStore, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("initialising %s: %w", path, err)
 	}
-	return &BoltStore{db: db, subs: make(map[int]func(Change))}, nil
+	return &BoltStore{db: db}, nil
 }
 
 // Path returns the file the store uses.
@@ -92,7 +87,7 @@ func (s *BoltStore) CreateKey(_ context.Context, k *Key) error {
 		}
 		return s.unavailable(err)
 	}
-	s.notify(Change{Kind: KeyPut, Key: stored})
+	s.feed.send(Change{Kind: KeyPut, Key: stored})
 	return nil
 }
 
@@ -177,7 +172,7 @@ func (s *BoltStore) UpdateKey(_ context.Context, id string, fn func(*Key) error)
 	case err != nil:
 		return nil, s.unavailable(err)
 	}
-	s.notify(Change{Kind: KeyPut, Key: updated.Clone()})
+	s.feed.send(Change{Kind: KeyPut, Key: updated.Clone()})
 	return updated, nil
 }
 
@@ -201,7 +196,7 @@ func (s *BoltStore) DeleteKey(_ context.Context, id string) (*Key, error) {
 	if err != nil {
 		return nil, s.unavailable(err)
 	}
-	s.notify(Change{Kind: KeyDeleted, ID: id})
+	s.feed.send(Change{Kind: KeyDeleted, ID: id})
 	return deleted, nil
 }
 
@@ -275,7 +270,7 @@ func (s *BoltStore) Revoke(_ context.Context, r Revocation) error {
 	if err != nil {
 		return s.unavailable(err)
 	}
-	s.notify(Change{Kind: RevocationAdded, Revocation: &r})
+	s.feed.send(Change{Kind: RevocationAdded, Revocation: &r})
 	return nil
 }
 
@@ -320,34 +315,8 @@ func (s *BoltStore) Ping(context.Context) error {
 
 // Subscribe implements Store. The embedded store serves one instance, so
 // its feed carries the changes made through this handle, delivered
-// synchronously after each commit.
-func (s *BoltStore) Subscribe(fn func(Change)) (cancel func()) {
-	s.mu.Lock()
-	id := s.next
-	s.next++
-	s.subs[id] = fn
-	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		delete(s.subs, id)
-		s.mu.Unlock()
-	}
-}
-
-func (s *BoltStore) notify(c Change) {
-	s.notifyMu.Lock()
-	defer s.notifyMu.Unlock()
-	s.mu.Lock()
-	fns := make([]func(Change), 0, len(s.subs))
-	for _, fn := range s.subs {
-		fns = append(fns, fn)
-	}
-	s.mu.Unlock()
-	// Called without s.mu, so a subscriber may cancel from its callback.
-	for _, fn := range fns {
-		fn(c)
-	}
-}
+// synchronously after each commit. cancel may be called from fn.
+func (s *BoltStore) Subscribe(fn func(Change)) (cancel func()) { return s.feed.subscribe(fn) }
 
 // Close implements Store.
 func (s *BoltStore) Close() error {

@@ -27,12 +27,11 @@ type cacheTestStore struct {
 	afterUpdate func(k *Key)
 	touches     []map[string]time.Time
 	detached    bool
-	subs        map[int]func(Change)
-	nextSub     int
+	feed        fanout // what the test injects
 }
 
 func newCacheTestStore(t *testing.T, detached bool) *cacheTestStore {
-	return &cacheTestStore{BoltStore: boltOpen(t), detached: detached, subs: map[int]func(Change){}}
+	return &cacheTestStore{BoltStore: boltOpen(t), detached: detached}
 }
 
 func (s *cacheTestStore) ListKeys(ctx context.Context) ([]*Key, error) {
@@ -65,35 +64,19 @@ func (s *cacheTestStore) TouchKeys(ctx context.Context, lastUsed map[string]time
 }
 
 func (s *cacheTestStore) Subscribe(fn func(Change)) func() {
-	s.mu.Lock()
-	id := s.nextSub
-	s.nextSub++
-	s.subs[id] = fn
-	s.mu.Unlock()
+	cancelInjected := s.feed.subscribe(fn)
 	cancelInner := func() {}
 	if !s.detached {
 		cancelInner = s.BoltStore.Subscribe(fn)
 	}
 	return func() {
 		cancelInner()
-		s.mu.Lock()
-		delete(s.subs, id)
-		s.mu.Unlock()
+		cancelInjected()
 	}
 }
 
 // inject delivers c to every subscriber, as a change feed would.
-func (s *cacheTestStore) inject(c Change) {
-	s.mu.Lock()
-	fns := make([]func(Change), 0, len(s.subs))
-	for _, fn := range s.subs {
-		fns = append(fns, fn)
-	}
-	s.mu.Unlock()
-	for _, fn := range fns {
-		fn(c)
-	}
-}
+func (s *cacheTestStore) inject(c Change) { s.feed.send(c) }
 
 func (s *cacheTestStore) setAfterList(fn func(context.Context, []*Key)) {
 	s.mu.Lock()
@@ -113,11 +96,7 @@ func (s *cacheTestStore) touchCount() int {
 	return len(s.touches)
 }
 
-func (s *cacheTestStore) subscribers() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.subs)
-}
+func (s *cacheTestStore) subscribers() int { return s.feed.len() }
 
 func newTestCache(t *testing.T, s Store, opts CacheOptions) *Cache {
 	t.Helper()
