@@ -3,11 +3,8 @@ package keystore
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -17,22 +14,6 @@ import (
 
 // DefaultRedisNamespace is the namespace a RedisStore uses when given none.
 const DefaultRedisNamespace = "signet"
-
-// Tuning of the change feed. Variables, not constants, so tests may
-// shorten them.
-var (
-	// redisSubscribeWait bounds how long Subscribe waits for Redis to
-	// confirm the subscription. It returns earlier if Redis is down.
-	redisSubscribeWait = 5 * time.Second
-	// redisFeedHealth is how long the feed may be silent before it pings
-	// the server; a second silent period after a ping means the
-	// connection is dead and it is replaced.
-	redisFeedHealth = 15 * time.Second
-	// redisFeedBackoffMin and Max bound the pause between reconnection
-	// attempts, which doubles after each failure.
-	redisFeedBackoffMin = 50 * time.Millisecond
-	redisFeedBackoffMax = time.Second
-)
 
 // redisUpdateAttempts bounds the optimistic retries of UpdateKey.
 const redisUpdateAttempts = 100
@@ -75,9 +56,12 @@ type RedisStore struct {
 	kKeys, kDigests, kLastUsed, kSecret, kRevs, channel string
 
 	closeState
-	mu   sync.Mutex // guards subs and next
-	subs map[int]*redisSub
-	next int
+	// feeds is the context of the change-feed goroutines (redisfeed.go):
+	// Close cancels it (stopFeeds) and waits for them (running).
+	feeds     context.Context
+	stopFeeds context.CancelFunc
+	running   sync.WaitGroup
+	mu        sync.Mutex // orders Subscribe against Close
 }
 
 // NewRedisStore returns a store kept in Redis through client, under
@@ -89,6 +73,7 @@ func NewRedisStore(client redis.UniversalClient, namespace string) *RedisStore {
 		namespace = DefaultRedisNamespace
 	}
 	p := "{" + namespace + "}:"
+	feeds, stop := context.WithCancel(context.Background())
 	return &RedisStore{
 		client:    client,
 		kKeys:     p + "keys",
@@ -97,37 +82,9 @@ func NewRedisStore(client redis.UniversalClient, namespace string) *RedisStore {
 		kSecret:   p + "secret",
 		kRevs:     p + "revocations",
 		channel:   p + "changes",
-		subs:      make(map[int]*redisSub),
+		feeds:     feeds,
+		stopFeeds: stop,
 	}
-}
-
-// The change messages published on the channel.
-const (
-	redisMsgKeyPut          = "key_put"
-	redisMsgKeyDeleted      = "key_deleted"
-	redisMsgRevocationAdded = "revocation_added"
-)
-
-type redisMessage struct {
-	Kind string `json:"kind"`
-	// Key is the full record (bolt's record shape: the key with its
-	// digest, and its last-used time) for key_put.
-	Key json.RawMessage `json:"key,omitempty"`
-	// ID is the deleted key's id for key_deleted.
-	ID string `json:"id,omitempty"`
-	// Ident and ExpiresMs are the stored revocation (its identity and
-	// the expiry kept, unix ms) for revocation_added.
-	Ident     string `json:"ident,omitempty"`
-	ExpiresMs string `json:"expires_ms,omitempty"`
-}
-
-// putMessage is the key_put message for k (LastUsedAt included).
-func putMessage(k *Key) ([]byte, error) {
-	rec, err := encodeKey(k)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(redisMessage{Kind: redisMsgKeyPut, Key: rec})
 }
 
 // optString returns a reply that may be nil (a missing field) as "".
@@ -348,7 +305,7 @@ func (s *RedisStore) DeleteKey(ctx context.Context, id string) (*Key, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	msg, err := json.Marshal(redisMessage{Kind: redisMsgKeyDeleted, ID: id})
+	msg, err := deletedMessage(id)
 	if err != nil {
 		return nil, err
 	}
@@ -497,282 +454,17 @@ func (s *RedisStore) Ping(ctx context.Context) error {
 	return s.unavailable(s.client.Ping(ctx).Err())
 }
 
-// redisSub is one subscription: a goroutine with its own pub/sub
-// connection.
-type redisSub struct {
-	stop     chan struct{} // closed by cancel
-	done     chan struct{} // closed when the goroutine has returned
-	settled  chan struct{} // closed at the first confirmation or failure
-	stopOnce sync.Once
-
-	mu        sync.Mutex
-	ps        *redis.PubSub // the current pub/sub; nil once stopped
-	stopped   bool
-	confirmed bool // the first confirmation arrived
-	gaveUp    bool // Subscribe returned before the first confirmation
-}
-
-// Subscribe implements Store. Each subscription has its own pub/sub
-// connection and goroutine, which calls fn for every message in order.
-// Subscribe waits (up to a few seconds) for Redis to confirm the
-// subscription, so changes made after it returns are delivered; if Redis
-// is down it returns at once and the goroutine keeps trying.
-//
-// Every time the subscription is confirmed again after a reconnection, and
-// on the first confirmation if Subscribe had already returned without it,
-// fn receives a Resync: messages published in between are lost.
-// Malformed messages are skipped.
-//
-// cancel stops the goroutine and waits for it, so no call of fn happens
-// after cancel returns; it must therefore not be called from fn.
-func (s *RedisStore) Subscribe(fn func(Change)) (cancel func()) {
-	s.mu.Lock()
-	if s.closed.Load() {
-		s.mu.Unlock()
-		return func() {}
-	}
-	sub := &redisSub{
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		settled: make(chan struct{}),
-	}
-	id := s.next
-	s.next++
-	s.subs[id] = sub
-	s.mu.Unlock()
-
-	go s.runSub(sub, fn)
-
-	timer := time.NewTimer(redisSubscribeWait)
-	select {
-	case <-sub.settled:
-	case <-sub.done:
-	case <-timer.C:
-	}
-	timer.Stop()
-	sub.mu.Lock()
-	if !sub.confirmed {
-		sub.gaveUp = true
-	}
-	sub.mu.Unlock()
-
-	return func() {
-		s.mu.Lock()
-		delete(s.subs, id)
-		s.mu.Unlock()
-		sub.cancel()
-	}
-}
-
-// cancel stops the subscription and waits for its goroutine.
-func (sub *redisSub) cancel() {
-	sub.stopOnce.Do(func() {
-		close(sub.stop)
-		sub.mu.Lock()
-		sub.stopped = true
-		if sub.ps != nil {
-			_ = sub.ps.Close() // interrupts a blocked Receive
-			sub.ps = nil
-		}
-		sub.mu.Unlock()
-	})
-	<-sub.done
-}
-
-// setPubSub installs ps as the current connection, or closes it and
-// reports false if the subscription was stopped meanwhile.
-func (sub *redisSub) setPubSub(ps *redis.PubSub) bool {
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	if sub.stopped {
-		_ = ps.Close()
-		return false
-	}
-	if sub.ps != nil && sub.ps != ps {
-		_ = sub.ps.Close()
-	}
-	sub.ps = ps
-	return true
-}
-
-func (sub *redisSub) isStopped() bool {
-	select {
-	case <-sub.stop:
-		return true
-	default:
-		return false
-	}
-}
-
-// sleep waits for d or until the subscription stops; it reports false in
-// the latter case.
-func (sub *redisSub) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-sub.stop:
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-func (s *RedisStore) runSub(sub *redisSub, fn func(Change)) {
-	defer close(sub.done)
-	var settleOnce sync.Once
-	settle := func() { settleOnce.Do(func() { close(sub.settled) }) }
-	defer settle()
-
-	ctx, cancelCtx := context.WithCancel(context.Background())
-	defer cancelCtx()
-	go func() {
-		select {
-		case <-sub.stop:
-			cancelCtx()
-		case <-sub.done:
-		}
-	}()
-
-	subscribe := func() (*redis.PubSub, bool) {
-		ps := s.client.Subscribe(ctx) // no I/O yet
-		if !sub.setPubSub(ps) {
-			return nil, false
-		}
-		// On failure the channel is still remembered: Receive connects
-		// and subscribes again.
-		if err := ps.Subscribe(ctx, s.channel); err != nil {
-			settle()
-		}
-		return ps, true
-	}
-	ps, ok := subscribe()
-	if !ok {
-		return
-	}
-	defer func() {
-		sub.mu.Lock()
-		if sub.ps != nil {
-			_ = sub.ps.Close()
-			sub.ps = nil
-		}
-		sub.mu.Unlock()
-	}()
-
-	deliver := func(c Change) bool {
-		if sub.isStopped() {
-			return false
-		}
-		fn(c)
-		return true
-	}
-
-	backoff := redisFeedBackoffMin
-	pinged := false
-	for {
-		msg, err := ps.ReceiveTimeout(ctx, redisFeedHealth)
-		if sub.isStopped() {
-			return
-		}
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Silence: check the connection is alive. A ping
-				// that goes unanswered for a whole period means
-				// it is not (a half-open TCP connection never
-				// errors by itself): start a new one.
-				if pinged {
-					pinged = false
-					if ps, ok = subscribe(); !ok {
-						return
-					}
-				} else {
-					pinged = true
-					_ = ps.Ping(ctx)
-				}
-				continue
-			}
-			settle()
-			// Redis is unreachable; Receive reconnects on the next
-			// call. Pause, longer each time, until it answers.
-			if !sub.sleep(backoff) {
-				return
-			}
-			backoff = min(2*backoff, redisFeedBackoffMax)
-			continue
-		}
-		backoff = redisFeedBackoffMin
-		pinged = false
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind != "subscribe" {
-				continue
-			}
-			sub.mu.Lock()
-			resync := sub.confirmed || sub.gaveUp
-			sub.confirmed = true
-			sub.mu.Unlock()
-			settle()
-			if resync && !deliver(Change{Kind: Resync}) {
-				return
-			}
-		case *redis.Message:
-			c, ok := decodeRedisMessage(m.Payload)
-			if ok && !deliver(c) {
-				return
-			}
-		}
-	}
-}
-
-// decodeRedisMessage turns a message of the feed into a Change; ok is
-// false for a malformed message.
-func decodeRedisMessage(payload string) (c Change, ok bool) {
-	var m redisMessage
-	if err := json.Unmarshal([]byte(payload), &m); err != nil {
-		return Change{}, false
-	}
-	switch m.Kind {
-	case redisMsgKeyPut:
-		k, err := decodeKey(m.Key)
-		if err != nil || k.ID == "" {
-			return Change{}, false
-		}
-		return Change{Kind: KeyPut, Key: k}, true
-	case redisMsgKeyDeleted:
-		if m.ID == "" {
-			return Change{}, false
-		}
-		return Change{Kind: KeyDeleted, ID: m.ID}, true
-	case redisMsgRevocationAdded:
-		ms, err := strconv.ParseFloat(m.ExpiresMs, 64)
-		if err != nil || math.IsNaN(ms) || math.IsInf(ms, 0) {
-			return Change{}, false
-		}
-		r, err := parseStoredIdent(m.Ident, time.UnixMilli(int64(ms)))
-		if err != nil {
-			return Change{}, false
-		}
-		return Change{Kind: RevocationAdded, Revocation: &r}, true
-	}
-	return Change{}, false
-}
-
 // Close implements Store: it stops every subscription (waiting for their
 // goroutines) and closes the client. Later calls return ErrClosed.
 func (s *RedisStore) Close() error {
-	if s.closed.Swap(true) {
+	s.mu.Lock()
+	already := s.closed.Swap(true)
+	s.mu.Unlock()
+	if already {
 		return nil
 	}
-	s.mu.Lock()
-	subs := make([]*redisSub, 0, len(s.subs))
-	for id, sub := range s.subs {
-		subs = append(subs, sub)
-		delete(s.subs, id)
-	}
-	s.mu.Unlock()
-	for _, sub := range subs {
-		sub.cancel()
-	}
+	s.stopFeeds()
+	s.running.Wait()
 	return s.client.Close()
 }
 

@@ -463,3 +463,38 @@ func TestRedisFeedHealthCheck(t *testing.T) {
 		t.Errorf("%d subscribed connections, want 1", n)
 	}
 }
+
+// TestRedisCloseWhileServerHangs: Close stops a confirmed subscription
+// whose server has stopped answering (paused, as a hung Redis is) at once,
+// and leaves no feed goroutine behind.
+func TestRedisCloseWhileServerHangs(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	s := NewRedisStore(redis.NewClient(&redis.Options{Addr: srv.Addr()}), "")
+	before := signetGoroutines()
+	feed, cancel := confSubscribe(s)
+	defer cancel()
+	confCreate(t, s, confNewKey(t, "k", confBase))
+	if c := feed.next(t); c.Kind != KeyPut {
+		t.Fatalf("change = %+v, want the KeyPut", c)
+	}
+	// Paused for longer than the wait below: Close must not need it.
+	if err := srv.Client().Do(ctx, "CLIENT", "PAUSE", "6000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	limit := time.NewTimer(5 * time.Second) // generous: the promise is 1s
+	defer limit.Stop()
+	select {
+	case err := <-closed:
+		t.Logf("Close returned after %v (%v)", time.Since(start), err)
+	case <-limit.C:
+		t.Fatal("Close has not returned after 5s with the server paused")
+	}
+	if n := signetGoroutines(); n > before {
+		t.Errorf("%d goroutines of this package left after Close, %d before the subscription", n, before)
+	}
+}
