@@ -111,17 +111,22 @@ redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 `)
 
+// putPayload is what storing k writes to {ns}:keys and publishes.
+func putPayload(k *Key) (stored, msg []byte, err error) {
+	if stored, err = encodeStored(k); err != nil {
+		return nil, nil, err
+	}
+	msg, err = putMessage(k)
+	return stored, msg, err
+}
+
 // CreateKey implements Store.
 func (s *RedisStore) CreateKey(ctx context.Context, k *Key) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
 	k.Rev = 1
-	rec, err := encodeStored(k)
-	if err != nil {
-		return err
-	}
-	msg, err := putMessage(k)
+	rec, msg, err := putPayload(k)
 	if err != nil {
 		return err
 	}
@@ -247,11 +252,7 @@ func (s *RedisStore) UpdateKey(ctx context.Context, id string, fn func(*Key) err
 			}
 			k = k.Clone() // fn may keep its argument
 			k.ID, k.Digest, k.Rev, k.LastUsedAt = id, digest, rev+1, lastUsed
-			stored, err := encodeStored(k)
-			if err != nil {
-				return err
-			}
-			msg, err := putMessage(k)
+			stored, msg, err := putPayload(k)
 			if err != nil {
 				return err
 			}
