@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-signet/signet/keystore"
-	"github.com/caddy-signet/signet/verifier"
 )
 
 // Signet's metrics. The collectors are created once, here, and registered
@@ -224,12 +223,6 @@ func (m meteredStore) CreateKey(ctx context.Context, k *keystore.Key) error {
 func (m meteredStore) GetKey(ctx context.Context, id string) (*keystore.Key, error) {
 	k, err := m.Store.GetKey(ctx, id)
 	m.count("get_key", err)
-	return k, err
-}
-
-func (m meteredStore) GetKeyByDigest(ctx context.Context, d verifier.Digest) (*keystore.Key, error) {
-	k, err := m.Store.GetKeyByDigest(ctx, d)
-	m.count("get_key_by_digest", err)
 	return k, err
 }
 

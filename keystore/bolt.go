@@ -3,21 +3,15 @@ package keystore
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
-
-	"github.com/caddy-signet/signet/verifier"
 )
 
 var (
@@ -32,12 +26,9 @@ var (
 // bbolt holds an exclusive lock on the file, so a process must open it once
 // and share the handle (Caddy does this through a caddy.UsagePool).
 type BoltStore struct {
-	db *bolt.DB
-
-	mu       sync.Mutex // guards subs and next
-	subs     map[int]func(Change)
-	next     int
-	notifyMu sync.Mutex // serialises deliveries, so calls are sequential
+	closeState
+	db   *bolt.DB
+	feed fanout
 }
 
 // OpenBolt opens (creating if needed) the embedded store at path. It gives
@@ -65,44 +56,11 @@ func OpenBolt(path string, timeout time.Duration) (*BoltStore, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("initialising %s: %w", path, err)
 	}
-	return &BoltStore{db: db, subs: make(map[int]func(Change))}, nil
+	return &BoltStore{db: db}, nil
 }
 
 // Path returns the file the store uses.
 func (s *BoltStore) Path() string { return s.db.Path() }
-
-// record is how a key is serialised on disk: the public record plus its digest.
-type record struct {
-	*Key
-	DigestHex string `json:"digest"`
-}
-
-func encodeKey(k *Key) ([]byte, error) {
-	return json.Marshal(record{Key: k, DigestHex: hex.EncodeToString(k.Digest[:])})
-}
-
-func decodeKey(b []byte) (*Key, error) {
-	r := record{Key: new(Key)}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, err
-	}
-	d, err := hex.DecodeString(r.DigestHex)
-	if err != nil || len(d) != len(r.Key.Digest) {
-		return nil, fmt.Errorf("key %s: bad digest", r.ID)
-	}
-	copy(r.Key.Digest[:], d)
-	return r.Key, nil
-}
-
-func unavailable(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
-}
 
 // CreateKey implements Store.
 func (s *BoltStore) CreateKey(_ context.Context, k *Key) error {
@@ -127,9 +85,9 @@ func (s *BoltStore) CreateKey(_ context.Context, k *Key) error {
 		if errors.Is(err, ErrExists) {
 			return err
 		}
-		return unavailable(err)
+		return s.unavailable(err)
 	}
-	s.notify(Change{Kind: KeyPut, Key: stored})
+	s.feed.send(Change{Kind: KeyPut, Key: stored})
 	return nil
 }
 
@@ -152,25 +110,7 @@ func (s *BoltStore) GetKey(_ context.Context, id string) (*Key, error) {
 	if errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	return k, unavailable(err)
-}
-
-// GetKeyByDigest implements Store.
-func (s *BoltStore) GetKeyByDigest(ctx context.Context, d verifier.Digest) (*Key, error) {
-	var id []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketDigests).Get(d[:]); v != nil {
-			id = bytes.Clone(v)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	if id == nil {
-		return nil, ErrNotFound
-	}
-	return s.GetKey(ctx, string(id))
+	return k, s.unavailable(err)
 }
 
 // ListKeys implements Store.
@@ -187,7 +127,7 @@ func (s *BoltStore) ListKeys(context.Context) ([]*Key, error) {
 		})
 	})
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, s.unavailable(err)
 	}
 	SortKeys(out)
 	return out, nil
@@ -230,9 +170,9 @@ func (s *BoltStore) UpdateKey(_ context.Context, id string, fn func(*Key) error)
 	case errors.Is(err, ErrNotFound):
 		return nil, err
 	case err != nil:
-		return nil, unavailable(err)
+		return nil, s.unavailable(err)
 	}
-	s.notify(Change{Kind: KeyPut, Key: updated.Clone()})
+	s.feed.send(Change{Kind: KeyPut, Key: updated.Clone()})
 	return updated, nil
 }
 
@@ -254,9 +194,9 @@ func (s *BoltStore) DeleteKey(_ context.Context, id string) (*Key, error) {
 		return nil, err
 	}
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, s.unavailable(err)
 	}
-	s.notify(Change{Kind: KeyDeleted, ID: id})
+	s.feed.send(Change{Kind: KeyDeleted, ID: id})
 	return deleted, nil
 }
 
@@ -265,7 +205,7 @@ func (s *BoltStore) TouchKeys(_ context.Context, lastUsed map[string]time.Time) 
 	if len(lastUsed) == 0 {
 		return nil
 	}
-	return unavailable(s.db.Update(func(tx *bolt.Tx) error {
+	return s.unavailable(s.db.Update(func(tx *bolt.Tx) error {
 		keys := tx.Bucket(bucketKeys)
 		for id, t := range lastUsed {
 			b := keys.Get([]byte(id))
@@ -297,20 +237,21 @@ func (s *BoltStore) Secret(_ context.Context, generate func() (Secret, error)) (
 	var sec Secret
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSecrets)
-		if v := b.Get(secretName); v != nil {
-			return json.Unmarshal(v, &sec)
-		}
 		var err error
+		if v := b.Get(secretName); v != nil {
+			sec, err = decodeSecret(v)
+			return err
+		}
 		if sec, err = generate(); err != nil {
 			return err
 		}
-		v, err := json.Marshal(sec)
+		v, err := encodeSecret(sec)
 		if err != nil {
 			return err
 		}
 		return b.Put(secretName, v)
 	})
-	return sec, unavailable(err)
+	return sec, s.unavailable(err)
 }
 
 // Revoke implements Store.
@@ -321,17 +262,15 @@ func (s *BoltStore) Revoke(_ context.Context, r Revocation) error {
 	ident := []byte(r.Ident())
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRevs)
-		if v := b.Get(ident); len(v) == 8 && int64(binary.BigEndian.Uint64(v)) >= r.ExpiresAt.UnixNano() {
-			return nil
+		if old, ok := decodeBoltExpiry(b.Get(ident)); ok && !old.Before(r.ExpiresAt) {
+			return nil // keeps the later expiry
 		}
-		var v [8]byte
-		binary.BigEndian.PutUint64(v[:], uint64(r.ExpiresAt.UnixNano()))
-		return b.Put(ident, v[:])
+		return b.Put(ident, encodeBoltExpiry(r.ExpiresAt))
 	})
 	if err != nil {
-		return unavailable(err)
+		return s.unavailable(err)
 	}
-	s.notify(Change{Kind: RevocationAdded, Revocation: &r})
+	s.feed.send(Change{Kind: RevocationAdded, Revocation: &r})
 	return nil
 }
 
@@ -344,7 +283,10 @@ func (s *BoltStore) ListRevocations(_ context.Context, now time.Time) ([]Revocat
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRevs).Cursor()
 		for k, v := c.First(); k != nil; {
-			exp := time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+			exp, ok := decodeBoltExpiry(v)
+			if !ok {
+				return fmt.Errorf("revocation %q: bad expiry", k)
+			}
 			if !exp.After(wall) {
 				if err := c.Delete(); err != nil {
 					return err
@@ -353,7 +295,7 @@ func (s *BoltStore) ListRevocations(_ context.Context, now time.Time) ([]Revocat
 				continue
 			}
 			if exp.After(now) {
-				r, err := ParseIdent(string(k), exp)
+				r, err := parseStoredIdent(string(k), exp)
 				if err != nil {
 					return err
 				}
@@ -363,47 +305,24 @@ func (s *BoltStore) ListRevocations(_ context.Context, now time.Time) ([]Revocat
 		}
 		return nil
 	})
-	return out, unavailable(err)
+	return out, s.unavailable(err)
 }
 
 // Ping implements Store: the embedded store answers while it is open.
 func (s *BoltStore) Ping(context.Context) error {
-	return unavailable(s.db.View(func(*bolt.Tx) error { return nil }))
+	return s.unavailable(s.db.View(func(*bolt.Tx) error { return nil }))
 }
 
 // Subscribe implements Store. The embedded store serves one instance, so
 // its feed carries the changes made through this handle, delivered
-// synchronously after each commit.
-func (s *BoltStore) Subscribe(fn func(Change)) (cancel func()) {
-	s.mu.Lock()
-	id := s.next
-	s.next++
-	s.subs[id] = fn
-	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		delete(s.subs, id)
-		s.mu.Unlock()
-	}
-}
-
-func (s *BoltStore) notify(c Change) {
-	s.notifyMu.Lock()
-	defer s.notifyMu.Unlock()
-	s.mu.Lock()
-	fns := make([]func(Change), 0, len(s.subs))
-	for _, fn := range s.subs {
-		fns = append(fns, fn)
-	}
-	s.mu.Unlock()
-	// Called without s.mu, so a subscriber may cancel from its callback.
-	for _, fn := range fns {
-		fn(c)
-	}
-}
+// synchronously after each commit. cancel may be called from fn.
+func (s *BoltStore) Subscribe(fn func(Change)) (cancel func()) { return s.feed.subscribe(fn) }
 
 // Close implements Store.
-func (s *BoltStore) Close() error { return s.db.Close() }
+func (s *BoltStore) Close() error {
+	s.closed.Store(true)
+	return s.db.Close()
+}
 
 // Interface guard
 var _ Store = (*BoltStore)(nil)

@@ -105,8 +105,12 @@ type Cache struct {
 
 	resync chan struct{} // asks the background loop for a full resync
 
+	// ctx owns the background work: every call it makes to the store
+	// derives from it, and Close cancels it, so Close returns promptly
+	// even when the store hangs.
+	ctx        context.Context
+	cancel     context.CancelFunc
 	cancelFeed func()
-	stop       chan struct{}
 	done       sync.WaitGroup
 	closeOnce  sync.Once
 }
@@ -118,21 +122,23 @@ func NewCache(ctx context.Context, store Store, opts CacheOptions) (*Cache, erro
 		store:   store,
 		opts:    opts,
 		deleted: make(map[string]tombstone),
-		stop:    make(chan struct{}),
 		resync:  make(chan struct{}, 1),
 	}
+	// Not derived from ctx, which bounds the initial load only.
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.view.Store(&view{byDigest: map[verifier.Digest]*Entry{}, byID: map[string]*Entry{}})
 	c.revs.Store(newRevView())
 	c.cancelFeed = store.Subscribe(c.apply)
 	if err := c.Resync(ctx); err != nil {
 		c.cancelFeed()
+		c.cancel()
 		return nil, err
 	}
 	c.resyncLoop()
 	c.healthLoop()
 	if opts.LastUsedInterval > 0 {
-		c.every(opts.LastUsedInterval, "flush last-used", func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), min(opts.LastUsedInterval, flushTimeout))
+		c.every(opts.LastUsedInterval, "flush last-used", func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, min(opts.LastUsedInterval, flushTimeout))
 			defer cancel()
 			return c.flushLastUsed(ctx)
 		})
@@ -146,12 +152,6 @@ func (c *Cache) resyncLoop() {
 	c.done.Add(1)
 	go func() {
 		defer c.done.Done()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() { // Close interrupts a resync in flight
-			<-c.stop
-			cancel()
-		}()
 		var tick <-chan time.Time
 		if c.opts.ResyncInterval > 0 {
 			t := time.NewTicker(c.opts.ResyncInterval)
@@ -160,15 +160,12 @@ func (c *Cache) resyncLoop() {
 		}
 		for {
 			select {
-			case <-c.stop:
+			case <-c.ctx.Done():
 				return
 			case <-tick:
 			case <-c.resync:
 			}
-			rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
-			err := c.Resync(rctx)
-			rcancel()
-			if err != nil && ctx.Err() == nil && c.opts.OnError != nil {
+			if err := c.backgroundResync(c.ctx); err != nil && c.ctx.Err() == nil && c.opts.OnError != nil {
 				c.opts.OnError("resync", err)
 			}
 		}
@@ -184,14 +181,12 @@ func (c *Cache) healthLoop() {
 		every = time.Second
 	}
 	failing := false
-	c.every(every, "health check", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), every)
-		defer cancel()
-		err := c.store.Ping(ctx)
+	c.every(every, "health check", func(ctx context.Context) error {
+		pctx, cancel := context.WithTimeout(ctx, every)
+		err := c.store.Ping(pctx)
+		cancel()
 		if err == nil && failing {
-			rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
-			err = c.Resync(rctx) // refreshes lastOK on success
-			rcancel()
+			err = c.backgroundResync(ctx) // refreshes lastOK on success
 		}
 		wasFailing := failing
 		failing = err != nil
@@ -238,7 +233,9 @@ func (c *Cache) Revoke(ctx context.Context, r Revocation) error {
 	return nil
 }
 
-func (c *Cache) every(d time.Duration, op string, fn func() error) {
+// every runs fn every d until Close, with the cache's context, and tells
+// OnError about its failures (not those Close caused by cancelling it).
+func (c *Cache) every(d time.Duration, op string, fn func(context.Context) error) {
 	c.done.Add(1)
 	go func() {
 		defer c.done.Done()
@@ -246,15 +243,26 @@ func (c *Cache) every(d time.Duration, op string, fn func() error) {
 		defer t.Stop()
 		for {
 			select {
-			case <-c.stop:
+			case <-c.ctx.Done():
 				return
 			case <-t.C:
-				if err := fn(); err != nil && c.opts.OnError != nil {
+				if err := fn(c.ctx); err != nil && c.ctx.Err() == nil && c.opts.OnError != nil {
 					c.opts.OnError(op, err)
 				}
 			}
 		}
 	}()
+}
+
+// resyncTimeout bounds a resync that background work starts.
+const resyncTimeout = 30 * time.Second
+
+// backgroundResync is a Resync bounded by resyncTimeout and cancelled by
+// Close (through ctx, the cache's context).
+func (c *Cache) backgroundResync(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, resyncTimeout)
+	defer cancel()
+	return c.Resync(ctx)
 }
 
 // Store returns the store behind the cache.
@@ -434,9 +442,10 @@ func (c *Cache) DeleteKey(ctx context.Context, id string) (*Key, error) {
 
 // flushTimeout bounds a write of last-used times, so that neither the
 // flush loop nor Close (a config reload) hangs on an unreachable store.
+// closeFlushTimeout keeps Close within a second in all.
 const (
 	flushTimeout      = 5 * time.Second
-	closeFlushTimeout = time.Second
+	closeFlushTimeout = 500 * time.Millisecond
 )
 
 // FlushLastUsed writes the last-used times that changed since the last
@@ -469,12 +478,13 @@ func (c *Cache) flushLastUsed(ctx context.Context) error {
 	return nil
 }
 
-// Close stops background work and writes pending last-used times. It does
-// not close the store.
+// Close stops background work, cancelling what waits on the store, and
+// writes pending last-used times, briefly. It returns within a second even
+// when the store hangs. It does not close the store.
 func (c *Cache) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
-		close(c.stop)
+		c.cancel()
 		c.cancelFeed()
 		c.done.Wait()
 		if c.opts.LastUsedInterval > 0 {

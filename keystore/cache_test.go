@@ -3,6 +3,7 @@ package keystore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"runtime"
 	"sync"
@@ -26,12 +27,11 @@ type cacheTestStore struct {
 	afterUpdate func(k *Key)
 	touches     []map[string]time.Time
 	detached    bool
-	subs        map[int]func(Change)
-	nextSub     int
+	feed        fanout // what the test injects
 }
 
 func newCacheTestStore(t *testing.T, detached bool) *cacheTestStore {
-	return &cacheTestStore{BoltStore: boltOpen(t), detached: detached, subs: map[int]func(Change){}}
+	return &cacheTestStore{BoltStore: boltOpen(t), detached: detached}
 }
 
 func (s *cacheTestStore) ListKeys(ctx context.Context) ([]*Key, error) {
@@ -64,35 +64,19 @@ func (s *cacheTestStore) TouchKeys(ctx context.Context, lastUsed map[string]time
 }
 
 func (s *cacheTestStore) Subscribe(fn func(Change)) func() {
-	s.mu.Lock()
-	id := s.nextSub
-	s.nextSub++
-	s.subs[id] = fn
-	s.mu.Unlock()
+	cancelInjected := s.feed.subscribe(fn)
 	cancelInner := func() {}
 	if !s.detached {
 		cancelInner = s.BoltStore.Subscribe(fn)
 	}
 	return func() {
 		cancelInner()
-		s.mu.Lock()
-		delete(s.subs, id)
-		s.mu.Unlock()
+		cancelInjected()
 	}
 }
 
 // inject delivers c to every subscriber, as a change feed would.
-func (s *cacheTestStore) inject(c Change) {
-	s.mu.Lock()
-	fns := make([]func(Change), 0, len(s.subs))
-	for _, fn := range s.subs {
-		fns = append(fns, fn)
-	}
-	s.mu.Unlock()
-	for _, fn := range fns {
-		fn(c)
-	}
-}
+func (s *cacheTestStore) inject(c Change) { s.feed.send(c) }
 
 func (s *cacheTestStore) setAfterList(fn func(context.Context, []*Key)) {
 	s.mu.Lock()
@@ -112,11 +96,7 @@ func (s *cacheTestStore) touchCount() int {
 	return len(s.touches)
 }
 
-func (s *cacheTestStore) subscribers() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.subs)
-}
+func (s *cacheTestStore) subscribers() int { return s.feed.len() }
 
 func newTestCache(t *testing.T, s Store, opts CacheOptions) *Cache {
 	t.Helper()
@@ -891,5 +871,124 @@ func TestCacheLookupDoesNotAllocate(t *testing.T) {
 		if allocs := testing.AllocsPerRun(100, fn); allocs != 0 {
 			t.Errorf("%s allocates %v times per call, want 0", name, allocs)
 		}
+	}
+}
+
+// hangingStore is a real BoltStore that, once hang is set, never answers:
+// every call blocks until its context is done, as a call to a backend that
+// accepted the connection and went silent does. Ping answers while
+// answerPing is set, so the health loop sees the store come back and
+// starts a resync that then hangs.
+type hangingStore struct {
+	*BoltStore
+	hang, answerPing atomic.Bool
+	blocked          chan string // the name of each call that blocks
+}
+
+func (s *hangingStore) block(ctx context.Context, op string) error {
+	select {
+	case s.blocked <- op:
+	default:
+	}
+	<-ctx.Done()
+	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, ctx.Err())
+}
+
+func (s *hangingStore) Ping(ctx context.Context) error {
+	if s.hang.Load() && !s.answerPing.Load() {
+		return s.block(ctx, "Ping")
+	}
+	return s.BoltStore.Ping(ctx)
+}
+
+func (s *hangingStore) ListKeys(ctx context.Context) ([]*Key, error) {
+	if s.hang.Load() {
+		return nil, s.block(ctx, "ListKeys")
+	}
+	return s.BoltStore.ListKeys(ctx)
+}
+
+func (s *hangingStore) ListRevocations(ctx context.Context, now time.Time) ([]Revocation, error) {
+	if s.hang.Load() {
+		return nil, s.block(ctx, "ListRevocations")
+	}
+	return s.BoltStore.ListRevocations(ctx, now)
+}
+
+func (s *hangingStore) TouchKeys(ctx context.Context, lastUsed map[string]time.Time) error {
+	if s.hang.Load() {
+		return s.block(ctx, "TouchKeys")
+	}
+	return s.BoltStore.TouchKeys(ctx, lastUsed)
+}
+
+// TestCacheCloseWhileStoreHangs: whatever background work is waiting on a
+// store that never answers (the health check's ping, the resync it starts
+// when the store is back, a periodic resync or last-used flush), Close
+// cancels it and returns within a second.
+func TestCacheCloseWhileStoreHangs(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts CacheOptions
+		// hangIn is the call that must be blocked when Close is called.
+		hangIn string
+		// answerPing: the store answers pings (and only pings).
+		answerPing bool
+		used       bool // a key was used, so Close has last-used times to save
+	}{
+		{"health check ping", CacheOptions{HealthInterval: 5 * time.Millisecond}, "Ping", false, false},
+		{"resync after an outage", CacheOptions{HealthInterval: 5 * time.Millisecond}, "ListKeys", true, false},
+		{"periodic resync", CacheOptions{HealthInterval: time.Hour, ResyncInterval: 5 * time.Millisecond}, "ListKeys", false, false},
+		{"last-used flush", CacheOptions{HealthInterval: time.Hour, LastUsedInterval: 5 * time.Millisecond}, "TouchKeys", false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &hangingStore{BoltStore: boltOpen(t), blocked: make(chan string, 16)}
+			k := confCreate(t, s, confNewKey(t, "k", confBase))
+			c, err := NewCache(context.Background(), s, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.used {
+				c.Lookup(k.Digest).MarkUsed(confBase.Add(time.Hour))
+			}
+			s.hang.Store(true)
+			if tt.answerPing {
+				// First the pings go unanswered (an outage starts) …
+				if op := <-s.blocked; op != "Ping" {
+					t.Fatalf("blocked in %s, want Ping", op)
+				}
+				// … then only pings are answered: the store is back, and
+				// the resync that follows hangs.
+				s.answerPing.Store(true)
+			}
+			deadline := time.NewTimer(confWait)
+			defer deadline.Stop()
+		wait:
+			for {
+				select {
+				case op := <-s.blocked:
+					if op == tt.hangIn {
+						break wait
+					}
+				case <-deadline.C:
+					t.Fatalf("background work never blocked in %s", tt.hangIn)
+				}
+			}
+
+			start := time.Now()
+			closed := make(chan struct{})
+			go func() {
+				_ = c.Close()
+				close(closed)
+			}()
+			limit := time.NewTimer(5 * time.Second) // generous: the promise is 1s
+			defer limit.Stop()
+			select {
+			case <-closed:
+				t.Logf("Close returned after %v", time.Since(start))
+			case <-limit.C:
+				t.Fatalf("Close has not returned after 5s with background work blocked in %s: it must cancel it", tt.hangIn)
+			}
+		})
 	}
 }

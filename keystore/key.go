@@ -1,7 +1,3 @@
-// Package keystore keeps API-key records and signing secrets behind one
-// small interface, Store, with an embedded implementation (a bbolt file) and
-// room for a shared one (Redis). Cache is the in-process view that the
-// request path reads: it never waits on the network.
 package keystore
 
 import (

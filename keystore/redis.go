@@ -3,39 +3,17 @@ package keystore
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"net"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/caddy-signet/signet/verifier"
 )
 
 // DefaultRedisNamespace is the namespace a RedisStore uses when given none.
 const DefaultRedisNamespace = "signet"
-
-// Tuning of the change feed. Variables, not constants, so tests may
-// shorten them.
-var (
-	// redisSubscribeWait bounds how long Subscribe waits for Redis to
-	// confirm the subscription. It returns earlier if Redis is down.
-	redisSubscribeWait = 5 * time.Second
-	// redisFeedHealth is how long the feed may be silent before it pings
-	// the server; a second silent period after a ping means the
-	// connection is dead and it is replaced.
-	redisFeedHealth = 15 * time.Second
-	// redisFeedBackoffMin and Max bound the pause between reconnection
-	// attempts, which doubles after each failure.
-	redisFeedBackoffMin = 50 * time.Millisecond
-	redisFeedBackoffMax = time.Second
-)
 
 // redisUpdateAttempts bounds the optimistic retries of UpdateKey.
 const redisUpdateAttempts = 100
@@ -77,10 +55,13 @@ type RedisStore struct {
 
 	kKeys, kDigests, kLastUsed, kSecret, kRevs, channel string
 
-	closed atomic.Bool
-	mu     sync.Mutex // guards subs and next
-	subs   map[int]*redisSub
-	next   int
+	closeState
+	// feeds is the context of the change-feed goroutines (redisfeed.go):
+	// Close cancels it (stopFeeds) and waits for them (running).
+	feeds     context.Context
+	stopFeeds context.CancelFunc
+	running   sync.WaitGroup
+	mu        sync.Mutex // orders Subscribe against Close
 }
 
 // NewRedisStore returns a store kept in Redis through client, under
@@ -92,6 +73,7 @@ func NewRedisStore(client redis.UniversalClient, namespace string) *RedisStore {
 		namespace = DefaultRedisNamespace
 	}
 	p := "{" + namespace + "}:"
+	feeds, stop := context.WithCancel(context.Background())
 	return &RedisStore{
 		client:    client,
 		kKeys:     p + "keys",
@@ -100,82 +82,9 @@ func NewRedisStore(client redis.UniversalClient, namespace string) *RedisStore {
 		kSecret:   p + "secret",
 		kRevs:     p + "revocations",
 		channel:   p + "changes",
-		subs:      make(map[int]*redisSub),
+		feeds:     feeds,
+		stopFeeds: stop,
 	}
-}
-
-// unavailable maps a Redis or network error to the store's errors.
-func (s *RedisStore) unavailable(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, redis.ErrClosed) || s.closed.Load():
-		return ErrClosed
-	default:
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-}
-
-func (s *RedisStore) checkOpen() error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	return nil
-}
-
-// The change messages published on the channel.
-const (
-	redisMsgKeyPut          = "key_put"
-	redisMsgKeyDeleted      = "key_deleted"
-	redisMsgRevocationAdded = "revocation_added"
-)
-
-type redisMessage struct {
-	Kind string `json:"kind"`
-	// Key is the full record (bolt's record shape: the key with its
-	// digest, and its last-used time) for key_put.
-	Key json.RawMessage `json:"key,omitempty"`
-	// ID is the deleted key's id for key_deleted.
-	ID string `json:"id,omitempty"`
-	// Ident and ExpiresMs are the stored revocation (its identity and
-	// the expiry kept, unix ms) for revocation_added.
-	Ident     string `json:"ident,omitempty"`
-	ExpiresMs string `json:"expires_ms,omitempty"`
-}
-
-// encodeStored is the record as kept in {ns}:keys: last-used times live in
-// {ns}:lastused, so touching a key never rewrites (or races with) its
-// record.
-func encodeStored(k *Key) ([]byte, error) {
-	c := *k
-	c.LastUsedAt = nil
-	return encodeKey(&c)
-}
-
-// putMessage is the key_put message for k (LastUsedAt included).
-func putMessage(k *Key) ([]byte, error) {
-	rec, err := encodeKey(k)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(redisMessage{Kind: redisMsgKeyPut, Key: rec})
-}
-
-// decodeStored decodes a record and merges its last-used time (unix
-// seconds; "" for none).
-func decodeStored(rec, lastUsed string) (*Key, error) {
-	k, err := decodeKey([]byte(rec))
-	if err != nil {
-		return nil, err
-	}
-	k.LastUsedAt = nil
-	if lastUsed != "" {
-		if sec, err := strconv.ParseInt(lastUsed, 10, 64); err == nil {
-			t := time.Unix(sec, 0).UTC()
-			k.LastUsedAt = &t
-		}
-	}
-	return k, nil
 }
 
 // optString returns a reply that may be nil (a missing field) as "".
@@ -202,17 +111,22 @@ redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 `)
 
+// putPayload is what storing k writes to {ns}:keys and publishes.
+func putPayload(k *Key) (stored, msg []byte, err error) {
+	if stored, err = encodeStored(k); err != nil {
+		return nil, nil, err
+	}
+	msg, err = putMessage(k)
+	return stored, msg, err
+}
+
 // CreateKey implements Store.
 func (s *RedisStore) CreateKey(ctx context.Context, k *Key) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
 	k.Rev = 1
-	rec, err := encodeStored(k)
-	if err != nil {
-		return err
-	}
-	msg, err := putMessage(k)
+	rec, msg, err := putPayload(k)
 	if err != nil {
 		return err
 	}
@@ -254,25 +168,6 @@ func (s *RedisStore) GetKey(ctx context.Context, id string) (*Key, error) {
 		return nil, s.unavailable(err)
 	}
 	return k, nil
-}
-
-// GetKeyByDigest: KEYS keys, digests, lastused; ARGV digest hex. Returns
-// nil, or {record, last used or nil}.
-var redisGetByDigest = redis.NewScript(`
-local id = redis.call('HGET', KEYS[2], ARGV[1])
-if not id then return false end
-local rec = redis.call('HGET', KEYS[1], id)
-if not rec then return false end
-return {rec, redis.call('HGET', KEYS[3], id)}
-`)
-
-// GetKeyByDigest implements Store.
-func (s *RedisStore) GetKeyByDigest(ctx context.Context, d verifier.Digest) (*Key, error) {
-	if err := s.checkOpen(); err != nil {
-		return nil, err
-	}
-	return s.keyReply(redisGetByDigest.Run(ctx, s.client,
-		[]string{s.kKeys, s.kDigests, s.kLastUsed}, hex.EncodeToString(d[:])).Slice())
 }
 
 // keyReply reads the reply of a script that returns one key: its record
@@ -357,11 +252,7 @@ func (s *RedisStore) UpdateKey(ctx context.Context, id string, fn func(*Key) err
 			}
 			k = k.Clone() // fn may keep its argument
 			k.ID, k.Digest, k.Rev, k.LastUsedAt = id, digest, rev+1, lastUsed
-			stored, err := encodeStored(k)
-			if err != nil {
-				return err
-			}
-			msg, err := putMessage(k)
+			stored, msg, err := putPayload(k)
 			if err != nil {
 				return err
 			}
@@ -415,7 +306,7 @@ func (s *RedisStore) DeleteKey(ctx context.Context, id string) (*Key, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	msg, err := json.Marshal(redisMessage{Kind: redisMsgKeyDeleted, ID: id})
+	msg, err := deletedMessage(id)
 	if err != nil {
 		return nil, err
 	}
@@ -468,7 +359,7 @@ func (s *RedisStore) Secret(ctx context.Context, generate func() (Secret, error)
 	if err != nil {
 		return Secret{}, fmt.Errorf("generating the signing secret: %w", err)
 	}
-	b, err := json.Marshal(gen)
+	b, err := encodeSecret(gen)
 	if err != nil {
 		return Secret{}, err
 	}
@@ -490,8 +381,8 @@ func (s *RedisStore) getSecret(ctx context.Context) (Secret, error) {
 	if err != nil {
 		return Secret{}, s.unavailable(err)
 	}
-	var sec Secret
-	if err := json.Unmarshal(b, &sec); err != nil {
+	sec, err := decodeSecret(b)
+	if err != nil {
 		return Secret{}, s.unavailable(fmt.Errorf("stored secret: %v", err))
 	}
 	return sec, nil
@@ -512,16 +403,6 @@ end
 redis.call('PUBLISH', ARGV[4], cjson.encode({kind = 'revocation_added', ident = ARGV[1], expires_ms = score}))
 return score
 `)
-
-// revExpiryMs is r's expiry in unix ms, rounded up: a record is never
-// forgotten before its time.
-func revExpiryMs(t time.Time) int64 {
-	ms := t.UnixMilli()
-	if t.Sub(time.UnixMilli(ms)) > 0 {
-		ms++
-	}
-	return ms
-}
 
 // Revoke implements Store. Expiry times are kept with millisecond
 // precision (rounded up). The Redis key holding the records expires with
@@ -557,7 +438,7 @@ func (s *RedisStore) ListRevocations(ctx context.Context, now time.Time) ([]Revo
 	// rounded up, so every record returned has ExpiresAt after now.
 	for _, z := range zs {
 		ident, _ := z.Member.(string)
-		r, err := ParseIdent(ident, time.UnixMilli(int64(z.Score)))
+		r, err := parseStoredIdent(ident, time.UnixMilli(int64(z.Score)))
 		if err != nil {
 			return nil, s.unavailable(err)
 		}
@@ -574,282 +455,17 @@ func (s *RedisStore) Ping(ctx context.Context) error {
 	return s.unavailable(s.client.Ping(ctx).Err())
 }
 
-// redisSub is one subscription: a goroutine with its own pub/sub
-// connection.
-type redisSub struct {
-	stop     chan struct{} // closed by cancel
-	done     chan struct{} // closed when the goroutine has returned
-	settled  chan struct{} // closed at the first confirmation or failure
-	stopOnce sync.Once
-
-	mu        sync.Mutex
-	ps        *redis.PubSub // the current pub/sub; nil once stopped
-	stopped   bool
-	confirmed bool // the first confirmation arrived
-	gaveUp    bool // Subscribe returned before the first confirmation
-}
-
-// Subscribe implements Store. Each subscription has its own pub/sub
-// connection and goroutine, which calls fn for every message in order.
-// Subscribe waits (up to a few seconds) for Redis to confirm the
-// subscription, so changes made after it returns are delivered; if Redis
-// is down it returns at once and the goroutine keeps trying.
-//
-// Every time the subscription is confirmed again after a reconnection, and
-// on the first confirmation if Subscribe had already returned without it,
-// fn receives a Resync: messages published in between are lost.
-// Malformed messages are skipped.
-//
-// cancel stops the goroutine and waits for it, so no call of fn happens
-// after cancel returns; it must therefore not be called from fn.
-func (s *RedisStore) Subscribe(fn func(Change)) (cancel func()) {
-	s.mu.Lock()
-	if s.closed.Load() {
-		s.mu.Unlock()
-		return func() {}
-	}
-	sub := &redisSub{
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		settled: make(chan struct{}),
-	}
-	id := s.next
-	s.next++
-	s.subs[id] = sub
-	s.mu.Unlock()
-
-	go s.runSub(sub, fn)
-
-	timer := time.NewTimer(redisSubscribeWait)
-	select {
-	case <-sub.settled:
-	case <-sub.done:
-	case <-timer.C:
-	}
-	timer.Stop()
-	sub.mu.Lock()
-	if !sub.confirmed {
-		sub.gaveUp = true
-	}
-	sub.mu.Unlock()
-
-	return func() {
-		s.mu.Lock()
-		delete(s.subs, id)
-		s.mu.Unlock()
-		sub.cancel()
-	}
-}
-
-// cancel stops the subscription and waits for its goroutine.
-func (sub *redisSub) cancel() {
-	sub.stopOnce.Do(func() {
-		close(sub.stop)
-		sub.mu.Lock()
-		sub.stopped = true
-		if sub.ps != nil {
-			_ = sub.ps.Close() // interrupts a blocked Receive
-			sub.ps = nil
-		}
-		sub.mu.Unlock()
-	})
-	<-sub.done
-}
-
-// setPubSub installs ps as the current connection, or closes it and
-// reports false if the subscription was stopped meanwhile.
-func (sub *redisSub) setPubSub(ps *redis.PubSub) bool {
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	if sub.stopped {
-		_ = ps.Close()
-		return false
-	}
-	if sub.ps != nil && sub.ps != ps {
-		_ = sub.ps.Close()
-	}
-	sub.ps = ps
-	return true
-}
-
-func (sub *redisSub) isStopped() bool {
-	select {
-	case <-sub.stop:
-		return true
-	default:
-		return false
-	}
-}
-
-// sleep waits for d or until the subscription stops; it reports false in
-// the latter case.
-func (sub *redisSub) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-sub.stop:
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-func (s *RedisStore) runSub(sub *redisSub, fn func(Change)) {
-	defer close(sub.done)
-	var settleOnce sync.Once
-	settle := func() { settleOnce.Do(func() { close(sub.settled) }) }
-	defer settle()
-
-	ctx, cancelCtx := context.WithCancel(context.Background())
-	defer cancelCtx()
-	go func() {
-		select {
-		case <-sub.stop:
-			cancelCtx()
-		case <-sub.done:
-		}
-	}()
-
-	subscribe := func() (*redis.PubSub, bool) {
-		ps := s.client.Subscribe(ctx) // no I/O yet
-		if !sub.setPubSub(ps) {
-			return nil, false
-		}
-		// On failure the channel is still remembered: Receive connects
-		// and subscribes again.
-		if err := ps.Subscribe(ctx, s.channel); err != nil {
-			settle()
-		}
-		return ps, true
-	}
-	ps, ok := subscribe()
-	if !ok {
-		return
-	}
-	defer func() {
-		sub.mu.Lock()
-		if sub.ps != nil {
-			_ = sub.ps.Close()
-			sub.ps = nil
-		}
-		sub.mu.Unlock()
-	}()
-
-	deliver := func(c Change) bool {
-		if sub.isStopped() {
-			return false
-		}
-		fn(c)
-		return true
-	}
-
-	backoff := redisFeedBackoffMin
-	pinged := false
-	for {
-		msg, err := ps.ReceiveTimeout(ctx, redisFeedHealth)
-		if sub.isStopped() {
-			return
-		}
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Silence: check the connection is alive. A ping
-				// that goes unanswered for a whole period means
-				// it is not (a half-open TCP connection never
-				// errors by itself): start a new one.
-				if pinged {
-					pinged = false
-					if ps, ok = subscribe(); !ok {
-						return
-					}
-				} else {
-					pinged = true
-					_ = ps.Ping(ctx)
-				}
-				continue
-			}
-			settle()
-			// Redis is unreachable; Receive reconnects on the next
-			// call. Pause, longer each time, until it answers.
-			if !sub.sleep(backoff) {
-				return
-			}
-			backoff = min(2*backoff, redisFeedBackoffMax)
-			continue
-		}
-		backoff = redisFeedBackoffMin
-		pinged = false
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind != "subscribe" {
-				continue
-			}
-			sub.mu.Lock()
-			resync := sub.confirmed || sub.gaveUp
-			sub.confirmed = true
-			sub.mu.Unlock()
-			settle()
-			if resync && !deliver(Change{Kind: Resync}) {
-				return
-			}
-		case *redis.Message:
-			c, ok := decodeRedisMessage(m.Payload)
-			if ok && !deliver(c) {
-				return
-			}
-		}
-	}
-}
-
-// decodeRedisMessage turns a message of the feed into a Change; ok is
-// false for a malformed message.
-func decodeRedisMessage(payload string) (c Change, ok bool) {
-	var m redisMessage
-	if err := json.Unmarshal([]byte(payload), &m); err != nil {
-		return Change{}, false
-	}
-	switch m.Kind {
-	case redisMsgKeyPut:
-		k, err := decodeKey(m.Key)
-		if err != nil || k.ID == "" {
-			return Change{}, false
-		}
-		return Change{Kind: KeyPut, Key: k}, true
-	case redisMsgKeyDeleted:
-		if m.ID == "" {
-			return Change{}, false
-		}
-		return Change{Kind: KeyDeleted, ID: m.ID}, true
-	case redisMsgRevocationAdded:
-		ms, err := strconv.ParseFloat(m.ExpiresMs, 64)
-		if err != nil || math.IsNaN(ms) || math.IsInf(ms, 0) {
-			return Change{}, false
-		}
-		r, err := ParseIdent(m.Ident, time.UnixMilli(int64(ms)))
-		if err != nil {
-			return Change{}, false
-		}
-		return Change{Kind: RevocationAdded, Revocation: &r}, true
-	}
-	return Change{}, false
-}
-
 // Close implements Store: it stops every subscription (waiting for their
 // goroutines) and closes the client. Later calls return ErrClosed.
 func (s *RedisStore) Close() error {
-	if s.closed.Swap(true) {
+	s.mu.Lock()
+	already := s.closed.Swap(true)
+	s.mu.Unlock()
+	if already {
 		return nil
 	}
-	s.mu.Lock()
-	subs := make([]*redisSub, 0, len(s.subs))
-	for id, sub := range s.subs {
-		subs = append(subs, sub)
-		delete(s.subs, id)
-	}
-	s.mu.Unlock()
-	for _, sub := range subs {
-		sub.cancel()
-	}
+	s.stopFeeds()
+	s.running.Wait()
 	return s.client.Close()
 }
 

@@ -297,11 +297,7 @@ func TestRedisOutage(t *testing.T) {
 	ops := map[string]func(context.Context) error{
 		"CreateKey": func(ctx context.Context) error { return s.CreateKey(ctx, <-fresh) },
 		"GetKey":    func(ctx context.Context) error { _, err := s.GetKey(ctx, k.ID); return err },
-		"GetKeyByDigest": func(ctx context.Context) error {
-			_, err := s.GetKeyByDigest(ctx, k.Digest)
-			return err
-		},
-		"ListKeys": func(ctx context.Context) error { _, err := s.ListKeys(ctx); return err },
+		"ListKeys":  func(ctx context.Context) error { _, err := s.ListKeys(ctx); return err },
 		"UpdateKey": func(ctx context.Context) error {
 			_, err := s.UpdateKey(ctx, k.ID, func(*Key) error { return nil })
 			return err
@@ -465,5 +461,40 @@ func TestRedisFeedHealthCheck(t *testing.T) {
 	// Only one subscription connection is left.
 	if n := strings.Count(srv.Client().ClientList(ctx).Val(), " sub=1 "); n != 1 {
 		t.Errorf("%d subscribed connections, want 1", n)
+	}
+}
+
+// TestRedisCloseWhileServerHangs: Close stops a confirmed subscription
+// whose server has stopped answering (paused, as a hung Redis is) at once,
+// and leaves no feed goroutine behind.
+func TestRedisCloseWhileServerHangs(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	s := NewRedisStore(redis.NewClient(&redis.Options{Addr: srv.Addr()}), "")
+	before := signetGoroutines()
+	feed, cancel := confSubscribe(s)
+	defer cancel()
+	confCreate(t, s, confNewKey(t, "k", confBase))
+	if c := feed.next(t); c.Kind != KeyPut {
+		t.Fatalf("change = %+v, want the KeyPut", c)
+	}
+	// Paused for longer than the wait below: Close must not need it.
+	if err := srv.Client().Do(ctx, "CLIENT", "PAUSE", "6000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	limit := time.NewTimer(5 * time.Second) // generous: the promise is 1s
+	defer limit.Stop()
+	select {
+	case err := <-closed:
+		t.Logf("Close returned after %v (%v)", time.Since(start), err)
+	case <-limit.C:
+		t.Fatal("Close has not returned after 5s with the server paused")
+	}
+	if n := signetGoroutines(); n > before {
+		t.Errorf("%d goroutines of this package left after Close, %d before the subscription", n, before)
 	}
 }

@@ -1,7 +1,6 @@
 package keystore
 
 import (
-	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -46,8 +45,7 @@ func (r Revocation) Validate() error {
 		if len(r.Target) != verifier.URLIDLen || !r.Before.IsZero() {
 			return fmt.Errorf("url revocation: target must be a %d-character URL id and before empty", verifier.URLIDLen)
 		}
-		var id [16]byte
-		if n, err := base64.RawURLEncoding.Decode(id[:], []byte(r.Target)); err != nil || n != 16 {
+		if _, err := verifier.ParseURLID(r.Target); err != nil {
 			return fmt.Errorf("url revocation: target is not a URL id")
 		}
 	case RevokeKey:

@@ -29,9 +29,16 @@ type prefixRev struct {
 // revView is an immutable snapshot of the revocations; the request path
 // reads it through an atomic pointer without locks. URL ids are kept as
 // their 16 raw bytes (about 35 bytes per revoked URL in all).
+//
+// A URL id is in delta, in urls, or in both: a link revoked again with a
+// later expiry after its record was folded into urls gets a delta entry
+// that shadows the older one (delta always holds the later expiry).
+// shadowed counts those ids, so that each record is counted and listed
+// once.
 type revView struct {
 	urls     map[[16]byte]int64 // URL id -> expires (unix s); rebuilt rarely
 	delta    map[[16]byte]int64 // recent URL revocations, copied on write
+	shadowed int                // ids in both delta and urls
 	keys     map[string]revEntry
 	prefixes []prefixRev
 }
@@ -41,19 +48,16 @@ func newRevView() *revView {
 }
 
 func (v *revView) len() int {
-	return len(v.urls) + len(v.delta) + len(v.keys) + len(v.prefixes)
+	return len(v.urls) + len(v.delta) - v.shadowed + len(v.keys) + len(v.prefixes)
 }
 
-// decodeURLID decodes a 22-character URL id without allocating.
-func decodeURLID(s string) ([16]byte, bool) {
-	var id [16]byte
-	if len(s) != verifier.URLIDLen {
-		return id, false
+// urlExpiry returns the expiry the view holds for a URL id, if any.
+func (v *revView) urlExpiry(id [16]byte) (int64, bool) {
+	if exp, ok := v.delta[id]; ok {
+		return exp, true
 	}
-	var buf [verifier.URLIDLen]byte
-	copy(buf[:], s)
-	n, err := base64.RawURLEncoding.Decode(id[:], buf[:])
-	return id, err == nil && n == len(id)
+	exp, ok := v.urls[id]
+	return exp, ok
 }
 
 // revoked says why the claims of a signed URL for path are revoked, or "".
@@ -62,11 +66,7 @@ func (v *revView) revoked(c *verifier.Claims, path string, now int64) string {
 		return ""
 	}
 	if len(v.urls)+len(v.delta) > 0 {
-		id := [16]byte(c.ID)
-		if exp, ok := v.delta[id]; ok && exp > now {
-			return "this signed URL was revoked"
-		}
-		if exp, ok := v.urls[id]; ok && exp > now {
+		if exp, ok := v.urlExpiry([16]byte(c.ID)); ok && exp > now {
 			return "this signed URL was revoked"
 		}
 	}
@@ -94,16 +94,22 @@ func (v *revView) with(r Revocation, now int64) *revView {
 		if !ok {
 			return v
 		}
-		if old, ok := v.urls[id]; ok && old >= exp {
-			return v
+		old, held := v.urlExpiry(id)
+		if held && old >= exp {
+			return v // already held (the feed and the write-through both deliver each record)
 		}
 		if len(v.delta) >= revDeltaMax {
+			// n.urls is new and not yet published: add to it in place.
 			n.urls = foldURLs(v.urls, v.delta, now)
-			n.delta = map[[16]byte]int64{id: exp}
+			n.urls[id] = exp
+			n.delta, n.shadowed = map[[16]byte]int64{}, 0
 			return &n
 		}
 		n.delta = maps.Clone(v.delta)
-		n.delta[id] = max(n.delta[id], exp)
+		n.delta[id] = exp
+		if _, inDelta := v.delta[id]; !inDelta && held {
+			n.shadowed++ // the older record in urls is now shadowed
+		}
 	case RevokeKey:
 		n.keys = maps.Clone(v.keys)
 		n.keys[r.Target] = mergeEntry(n.keys[r.Target], revEntry{r.Before.Unix(), exp})
@@ -199,7 +205,9 @@ func (v *revView) records(now int64) []Revocation {
 		}
 	}
 	for id, exp := range v.urls {
-		add(id, exp)
+		if _, shadowed := v.delta[id]; !shadowed {
+			add(id, exp)
+		}
 	}
 	for id, exp := range v.delta {
 		add(id, exp)
@@ -215,4 +223,11 @@ func (v *revView) records(now int64) []Revocation {
 		}
 	}
 	return out
+}
+
+// decodeURLID is verifier.ParseURLID (strict: one spelling per id) as the
+// view's map key.
+func decodeURLID(s string) ([16]byte, bool) {
+	id, err := verifier.ParseURLID(s)
+	return id, err == nil
 }

@@ -2,9 +2,13 @@ package keystore
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
 	"time"
 
-	"github.com/caddy-signet/signet/verifier"
+	"github.com/redis/go-redis/v9"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Store is where key records and signing secrets live. Implementations are
@@ -19,8 +23,6 @@ type Store interface {
 	CreateKey(ctx context.Context, k *Key) error
 	// GetKey returns the key with the given id, or ErrNotFound.
 	GetKey(ctx context.Context, id string) (*Key, error)
-	// GetKeyByDigest returns the key whose value has digest d, or ErrNotFound.
-	GetKeyByDigest(ctx context.Context, d verifier.Digest) (*Key, error)
 	// ListKeys returns every key, ordered by creation time then id.
 	ListKeys(ctx context.Context) ([]*Key, error)
 	// UpdateKey applies fn to the key with the given id atomically (fn may
@@ -58,4 +60,33 @@ type Store interface {
 
 	// Close releases the store's resources.
 	Close() error
+}
+
+// closeState is what a store knows about having been closed, and where
+// both stores turn backend errors into the errors of the Store contract.
+type closeState struct {
+	closed atomic.Bool
+}
+
+// checkOpen returns ErrClosed once the store is closed.
+func (c *closeState) checkOpen() error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// unavailable maps a backend error to the store's errors: nil stays nil;
+// once the store is closed, or when the backend says its handle is closed
+// (bbolt's or go-redis's error), ErrClosed; any other failure wraps
+// ErrUnavailable.
+func (c *closeState) unavailable(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case c.closed.Load() || errors.Is(err, bolterrors.ErrDatabaseNotOpen) || errors.Is(err, redis.ErrClosed):
+		return ErrClosed
+	default:
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
 }
