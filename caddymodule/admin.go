@@ -27,6 +27,8 @@ func init() {
 //	GET    /signet/keys/{id}   one key
 //	PATCH  /signet/keys/{id}   rename, change user, scopes, permissions, expiry
 //	DELETE /signet/keys/{id}   delete (revoke) a key
+//	POST   /signet/users       create a user; GET lists them
+//	GET    /signet/users/{name} one user; PATCH changes it; DELETE deletes it and its keys
 //	POST   /signet/sign        sign a URL as the operator
 //	POST   /signet/revocations revoke a signed URL, or all a key or a path issued
 //	GET    /signet/revocations the revocations in force
@@ -85,121 +87,38 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 	route := func(pattern string, f adminHandler) caddy.AdminRoute {
 		return caddy.AdminRoute{Pattern: pattern, Handler: caddy.AdminHandlerFunc(f.serve)}
 	}
+	operator := func(w http.ResponseWriter, r *http.Request, app *App, st *running) apiCall {
+		return apiCall{w: w, r: r, app: app, st: st, actor: rules.Operator, api: "admin"}
+	}
 	return []caddy.AdminRoute{
-		route("/signet/keys", methods(map[string]adminHandler{http.MethodPost: createKey, http.MethodGet: listKeys}, "GET, POST")),
-		route("/signet/keys/", keyByID(methods(map[string]adminHandler{
-			http.MethodGet: getKey, http.MethodPatch: updateKey, http.MethodDelete: deleteKey,
-		}, "GET, PATCH, DELETE"))),
+		route("/signet/keys", func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
+			return operator(w, r, app, st).keys(true, "")
+		}),
+		route("/signet/keys/", func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
+			return operator(w, r, app, st).keys(false, strings.TrimPrefix(r.URL.Path, "/signet/keys/"))
+		}),
+		route("/signet/users", func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
+			return operator(w, r, app, st).usersAPI(true, "")
+		}),
+		route("/signet/users/", func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
+			return operator(w, r, app, st).usersAPI(false, strings.TrimPrefix(r.URL.Path, "/signet/users/"))
+		}),
 		route("/signet/sign", methods(map[string]adminHandler{http.MethodPost: adminSign}, "POST")),
 		route("/signet/revocations", methods(map[string]adminHandler{http.MethodGet: listRevocations, http.MethodPost: adminRevoke}, "GET, POST")),
 	}
-}
-
-// keyByID refuses ids that cannot exist before f runs.
-func keyByID(f adminHandler) adminHandler {
-	return func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
-		if !keystore.ValidKeyID(keyIDOf(r)) {
-			return keystore.ErrNotFound
-		}
-		return f(w, r, app, st)
-	}
-}
-
-func keyIDOf(r *http.Request) string { return strings.TrimPrefix(r.URL.Path, "/signet/keys/") }
-
-func storeContext(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.Context(), storeTimeout)
-}
-
-func createKey(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
-	var req rules.NewKeyRequest
-	if err := decodeJSON(w, r, &req, maxAdminBody, `{"name": "ci"}`); err != nil {
-		return err
-	}
-	k, token, err := rules.NewKey(rules.Operator, req, time.Now())
-	if err != nil {
-		return err
-	}
-	ctx, cancel := storeContext(r)
-	defer cancel()
-	c := st.backend.cache
-	if err := c.CreateKey(ctx, k); err != nil {
-		return err
-	}
-	app.countKeyChange("created")
-	auditLog().Info("key created", zap.String("api", "admin"), zap.String("key_id", k.ID),
-		zap.String("name", k.Name), zap.String("type", string(k.Type)), zap.String("user", k.User),
-		zap.Strings("scopes", k.Scopes), zap.String("permissions", string(k.Permissions)))
-	v := viewOf(k, c)
-	v.Key = token
-	return writeJSON(w, http.StatusCreated, v)
-}
-
-func listKeys(w http.ResponseWriter, r *http.Request, _ *App, st *running) error {
-	ctx, cancel := storeContext(r)
-	defer cancel()
-	c := st.backend.cache
-	keys, err := c.Store().ListKeys(ctx)
-	if err != nil {
-		return err
-	}
-	out := make([]keyView, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, viewOf(k, c))
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"keys": out})
-}
-
-func getKey(w http.ResponseWriter, r *http.Request, _ *App, st *running) error {
-	ctx, cancel := storeContext(r)
-	defer cancel()
-	k, err := st.backend.cache.Store().GetKey(ctx, keyIDOf(r))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, viewOf(k, st.backend.cache))
-}
-
-func updateKey(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
-	var req rules.KeyUpdate
-	if err := decodeJSON(w, r, &req, maxAdminBody, `{"permissions": "none"}`); err != nil {
-		return err
-	}
-	fn, err := rules.UpdateKey(rules.Operator, req, time.Now())
-	if err != nil {
-		return err
-	}
-	ctx, cancel := storeContext(r)
-	defer cancel()
-	k, err := st.backend.cache.UpdateKey(ctx, keyIDOf(r), fn)
-	if err != nil {
-		return err
-	}
-	app.countKeyChange("updated")
-	auditLog().Info("key updated", zap.String("api", "admin"), zap.String("key_id", k.ID),
-		zap.String("name", k.Name), zap.Strings("scopes", k.Scopes), zap.String("permissions", string(k.Permissions)))
-	return writeJSON(w, http.StatusOK, viewOf(k, st.backend.cache))
-}
-
-func deleteKey(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
-	if err := rules.DeleteKey(rules.Operator); err != nil {
-		return err
-	}
-	ctx, cancel := storeContext(r)
-	defer cancel()
-	k, err := st.backend.cache.DeleteKey(ctx, keyIDOf(r))
-	if err != nil {
-		return err
-	}
-	app.countKeyChange("deleted")
-	auditLog().Info("key deleted", zap.String("api", "admin"), zap.String("key_id", k.ID), zap.String("name", k.Name))
-	return writeJSON(w, http.StatusOK, map[string]any{"deleted": viewOf(k, st.backend.cache)})
 }
 
 // countKeyChange counts a key lifecycle change, unless metrics are off.
 func (a *App) countKeyChange(op string) {
 	if !a.DisableMetrics {
 		keyChanges.WithLabelValues(op).Inc()
+	}
+}
+
+// countUserChange counts a user change, unless metrics are off.
+func (a *App) countUserChange(op string) {
+	if !a.DisableMetrics {
+		userChanges.WithLabelValues(op).Inc()
 	}
 }
 

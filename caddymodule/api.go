@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 //
 //	POST {api}/files/{path}/signed-url   the signing endpoint (api_sign.go)
 //	POST {api}/revocations               revoke links (api_revoke.go)
+//	     {api}/keys, {api}/keys/{id}      the key API (api_keys.go)
+//	     {api}/users, {api}/users/{name}  the user API (api_users.go)
 //
 // Every endpoint is authenticated with `Authorization: Bearer sk_…` and
 // answers errors through Handler.fail.
@@ -26,6 +29,11 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, dc decision, 
 	rest := strings.TrimPrefix(r.URL.Path, h.API)
 	if rest == "/revocations" {
 		return h.serveRevoke(w, r, dc)
+	}
+	for _, family := range []string{"/keys", "/users"} {
+		if id, ok := strings.CutPrefix(rest, family); ok && (id == "" || id[0] == '/') {
+			return h.serveManage(w, r, dc, family, strings.TrimPrefix(id, "/"), id == "")
+		}
 	}
 	filePath, ok := strings.CutPrefix(rest, "/files")
 	if ok {
@@ -45,14 +53,14 @@ type caller struct {
 	now   time.Time
 }
 
-// apiCaller runs the checks every public API endpoint starts with: POST
-// only, the per-client rate limit (before authentication, so guessing keys
-// is limited too), the store's staleness, and a valid API key, which it
-// removes from the request.
-func (h *Handler) apiCaller(r *http.Request) (caller, error) {
+// apiCaller runs the checks every public API endpoint starts with: the
+// method (one of methods), the per-client rate limit (before
+// authentication, so guessing keys is limited too), the store's
+// staleness, and a valid API key, which it removes from the request.
+func (h *Handler) apiCaller(r *http.Request, methods ...string) (caller, error) {
 	now := time.Now()
-	if r.Method != http.MethodPost {
-		return caller{}, methodNotAllowed("POST")
+	if !slices.Contains(methods, r.Method) {
+		return caller{}, methodNotAllowed(strings.Join(methods, ", "))
 	}
 	if ok, wait := h.clientLimits.allow(clientIP(r), now); !ok {
 		return caller{}, h.rateLimited(wait, "client")
@@ -66,7 +74,7 @@ func (h *Handler) apiCaller(r *http.Request) (caller, error) {
 	if ae != nil {
 		return caller{}, ae
 	}
-	return caller{entry: e, actor: rules.KeyActor(e.Key), st: st, now: now}, nil
+	return caller{entry: e, actor: rules.KeyActor(e.Key, e.User, h.app.SelfService), st: st, now: now}, nil
 }
 
 // keyLimit applies the per-key rate limit to c.
@@ -83,4 +91,31 @@ func (h *Handler) rateLimited(wait time.Duration, limit string) error {
 	}
 	return &apiError{status: http.StatusTooManyRequests, code: codeRateLimited, msg: "too many requests; retry later",
 		reason: "rate_limited", retryAfter: retryAfter(wait)}
+}
+
+// serveManage serves the key and user APIs to an API key: the prelude,
+// the per-key limit, then the shared endpoints with the key as the actor.
+func (h *Handler) serveManage(w http.ResponseWriter, r *http.Request, dc decision, family, id string, collection bool) error {
+	methods := []string{http.MethodGet, http.MethodPatch, http.MethodDelete}
+	if collection {
+		methods = []string{http.MethodGet, http.MethodPost}
+	}
+	c, err := h.apiCaller(r, methods...)
+	if err == nil {
+		err = h.keyLimit(c)
+	}
+	if err == nil {
+		call := apiCall{w: w, r: r, app: h.app, st: c.st, actor: c.actor, api: "public"}
+		if family == "/keys" {
+			err = call.keys(collection, id)
+		} else {
+			err = call.usersAPI(collection, id)
+		}
+	}
+	if err != nil {
+		return h.fail(w, r, dc, err)
+	}
+	c.entry.MarkUsed(c.now)
+	h.countAllowed(dc, allowedOK)
+	return nil
 }

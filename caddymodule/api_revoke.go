@@ -9,7 +9,7 @@ import (
 // serveRevoke is POST {api}/revocations: who may revoke what is
 // rules.MayRevoke.
 func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request, dc decision) error {
-	c, err := h.apiCaller(r)
+	c, err := h.apiCaller(r, http.MethodPost)
 	if err == nil {
 		err = rules.MayRevokeSome(c.actor)
 	}

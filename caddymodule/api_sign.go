@@ -26,7 +26,7 @@ const signExample = `{"expires_in": 3600}`
 // Check order: the API prelude (client limit, staleness, key), may this key
 // sign, its rate limit, its scope, the body, then the origin.
 func (h *Handler) serveSign(w http.ResponseWriter, r *http.Request, dc decision, filePath string, next caddyhttp.Handler) error {
-	c, err := h.apiCaller(r)
+	c, err := h.apiCaller(r, http.MethodPost)
 	if err == nil {
 		err = rules.MaySign(c.actor)
 	}

@@ -98,6 +98,12 @@ type App struct {
 	// with its reason): debug (default), info, warn, error, or off.
 	DenyLogLevel string `json:"deny_log_level,omitempty"`
 
+	// SelfService lets every user key (a secret key with at least read)
+	// list, create, update and delete the keys of its own user through the
+	// public API, never wider than itself. Without it, only users whose
+	// record has self_service may. Default: off.
+	SelfService bool `json:"self_service,omitempty"`
+
 	// BaseURL is the scheme and host (e.g. `https://files.example.com`)
 	// of URLs signed through the admin API and CLI when the request names
 	// none. (The signing endpoint uses the site's `public_base_url`, or

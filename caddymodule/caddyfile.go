@@ -37,6 +37,7 @@ func init() {
 //			}
 //			max_staleness <duration>
 //			serve_stale
+//			self_service on|off
 //			metrics off
 //			deny_log_level debug|info|warn|error|off
 //			resync_interval <duration>
@@ -55,7 +56,9 @@ func init() {
 // (addresses); password and url may be `{env.*}` placeholders.
 // `max_staleness` (default 30s) is how long decisions continue from the
 // last good view when the store stops answering, before failing closed
-// with 503 (`serve_stale` keeps serving instead); `resync_interval`
+// with 503 (`serve_stale` keeps serving instead); `self_service on` lets
+// every user key manage its own user's keys through the public API (never
+// wider than itself; default off: only users with self_service may); `resync_interval`
 // (default 5m) reloads the whole view periodically. `metrics off` turns
 // Signet's Prometheus metrics off; `deny_log_level` sets the level of the
 // line logged per refused request (default debug; off disables it). `last_used_interval` sets how often key last-used times are
@@ -144,6 +147,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			a.ServeStale = true
+		case "self_service":
+			if !d.NextArg() || (d.Val() != "on" && d.Val() != "off") || d.NextArg() {
+				return d.Err("self_service: want on or off")
+			}
+			a.SelfService = d.Val() == "on"
 		case "max_staleness", "resync_interval":
 			dur, err := parseDurationArg(d, opt)
 			if err != nil {

@@ -26,7 +26,7 @@ const defaultAdminAddress = "localhost:2019"
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "signet",
-		Usage: "keys <create|list|get|update|delete> | sign PATH --expires-in D | revoke <url|id> [flags]",
+		Usage: "keys|users <create|list|get|update|delete> | sign PATH --expires-in D | revoke <url|id> [flags]",
 		Short: "Manages Signet API keys and signs URLs through the admin API",
 		Long: `
 Manages Signet through a running Caddy's admin API (like caddy reload does).
@@ -39,6 +39,13 @@ Manages Signet through a running Caddy's admin API (like caddy reload does).
   caddy signet keys update ID [--name N] [--user U] [--scope /p/ ...]
                            [--permissions P] [--expires 30d|<RFC 3339>|never]
   caddy signet keys delete ID
+  caddy signet users create NAME --scope /p/ [--scope /q/ ...]
+                           [--permissions read|sign|admin|none] [--self-service]
+  caddy signet users list
+  caddy signet users get NAME
+  caddy signet users update NAME [--scope /p/ ...] [--permissions P]
+                           [--self-service=true|false]
+  caddy signet users delete NAME      (deletes the user and all its keys)
   caddy signet sign PATH --expires-in 1h [--base-url https://files.example.com]
   caddy signet revoke <signed URL | URL id>
   caddy signet revoke --key ID       (every URL the key issued until now)
@@ -90,6 +97,24 @@ func buildSignetCommand(cmd *cobra.Command) {
 		Use: "delete ID", Short: "Deletes (revokes) an API key", Args: cobra.ArbitraryArgs,
 		RunE: cliRun(nargs(1, cmdKeysDelete)),
 	})
+
+	users := &cobra.Command{Use: "users", Short: "Create, list, inspect, update and delete users",
+		Args: cobra.ArbitraryArgs, RunE: cliRun(unknownCommand)}
+	cmd.AddCommand(users)
+	ucreate := &cobra.Command{Use: "create NAME --scope /p/ [flags]", Short: "Creates a user",
+		Args: cobra.ArbitraryArgs, RunE: cliRun(nargs(1, cmdUsersCreate))}
+	userFlags(ucreate)
+	users.AddCommand(ucreate)
+	users.AddCommand(&cobra.Command{Use: "list", Short: "Lists users", Args: cobra.ArbitraryArgs,
+		RunE: cliRun(nargs(0, cmdUsersList))})
+	users.AddCommand(&cobra.Command{Use: "get NAME", Short: "Shows one user", Args: cobra.ArbitraryArgs,
+		RunE: cliRun(nargs(1, cmdUsersGet))})
+	uupdate := &cobra.Command{Use: "update NAME [flags]", Short: "Changes a user (every key of the user follows)",
+		Args: cobra.ArbitraryArgs, RunE: cliRun(nargs(1, cmdUsersUpdate))}
+	userFlags(uupdate)
+	users.AddCommand(uupdate)
+	users.AddCommand(&cobra.Command{Use: "delete NAME", Short: "Deletes a user and all its keys", Args: cobra.ArbitraryArgs,
+		RunE: cliRun(nargs(1, cmdUsersDelete))})
 
 	sign := &cobra.Command{
 		Use:   "sign PATH --expires-in D [--base-url URL]",
@@ -166,16 +191,16 @@ func cmdSign(cmd *cobra.Command, args []string) error {
 func keyFlags(c *cobra.Command, update bool) {
 	if update {
 		c.Flags().String("name", "", "New name")
-		c.Flags().String("user", "", "New user label (empty to clear)")
+		c.Flags().String("user", "", "New user (must exist; empty makes a site-wide key)")
 		c.Flags().StringArray("scope", nil, "Path prefix the key may access (repeatable; replaces all scopes)")
 		c.Flags().String("permissions", "", "none (disable), read, sign or admin")
 		c.Flags().String("expires", "", "New expiry: a duration from now (30d, 12h), an RFC 3339 time, or never")
 		return
 	}
 	c.Flags().String("name", "", "Human-readable name (required)")
-	c.Flags().String("user", "", "User label of a user key (then --scope is required)")
-	c.Flags().StringArray("scope", nil, "Path prefix the key may access (repeatable; default / for site-wide keys)")
-	c.Flags().String("permissions", "", "none, read, sign or admin (default read)")
+	c.Flags().String("user", "", "The user a user key acts as (the user must exist; the key follows it)")
+	c.Flags().StringArray("scope", nil, "Path prefix the key may access (repeatable; default / for site-wide keys, the user's for user keys)")
+	c.Flags().String("permissions", "", "none, read, sign or admin (default read; a user key follows its user)")
 	c.Flags().String("expires", "", "Expiry: a duration from now (30d, 12h) or an RFC 3339 time")
 }
 
@@ -232,7 +257,7 @@ func cmdKeysCreate(cmd *cobra.Command, _ []string) error {
 	}
 	return callAndRender(cmd, http.MethodPost, "/signet/keys", body, func(out io.Writer, k keyView) {
 		fmt.Fprintf(out, "Created %s key %s (%q): permissions %s, scopes %s%s\n",
-			k.Type, k.ID, k.Name, k.Permissions, strings.Join(k.Scopes, " "), expiryText(k.ExpiresAt))
+			k.Type, k.ID, k.Name, k.Access.Permissions, strings.Join(k.Access.Scopes, " "), expiryText(k.ExpiresAt))
 		fmt.Fprintln(out, "Key (shown once, store it now):")
 		fmt.Fprintln(out, k.Key)
 	})
@@ -363,7 +388,7 @@ func printKeyTable(w io.Writer, keys []keyView) {
 	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tUSER\tPERMISSIONS\tSCOPES\tEXPIRES\tLAST USED\tHINT")
 	for _, k := range keys {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t…%s\n", k.ID, k.Name, k.Type, dash(k.User),
-			k.Permissions, strings.Join(k.Scopes, ","), timeOrDash(k.ExpiresAt), timeOrDash(k.LastUsedAt), k.Hint)
+			k.Access.Permissions, strings.Join(k.Access.Scopes, ","), timeOrDash(k.ExpiresAt), timeOrDash(k.LastUsedAt), k.Hint)
 	}
 	_ = tw.Flush()
 }
@@ -479,4 +504,82 @@ func adminError(status int, body []byte) error {
 		msg = msg[:300] + "…"
 	}
 	return fmt.Errorf("HTTP %d: %s", status, msg)
+}
+
+func userFlags(c *cobra.Command) {
+	c.Flags().StringArray("scope", nil, "Home folder of the user (repeatable; replaces all scopes on update)")
+	c.Flags().String("permissions", "", "none (disable), read, sign or admin (default read)")
+	c.Flags().Bool("self-service", false, "The user's keys may manage the user's own keys")
+}
+
+// userBody copies the user flags that were given into body.
+func userBody(cmd *cobra.Command, body map[string]any) {
+	f := cmd.Flags()
+	if f.Changed("scope") {
+		body["scopes"], _ = f.GetStringArray("scope")
+	}
+	if f.Changed("permissions") {
+		body["permissions"], _ = f.GetString("permissions")
+	}
+	if f.Changed("self-service") {
+		body["self_service"], _ = f.GetBool("self-service")
+	}
+}
+
+func cmdUsersCreate(cmd *cobra.Command, args []string) error {
+	body := map[string]any{"name": args[0]}
+	userBody(cmd, body)
+	return callAndRender(cmd, http.MethodPost, "/signet/users", body, func(out io.Writer, u userView) {
+		fmt.Fprintf(out, "Created user %s\n", u.Name)
+		printUserTable(out, []userView{u})
+	})
+}
+
+func cmdUsersList(cmd *cobra.Command, _ []string) error {
+	type list struct {
+		Users []userView `json:"users"`
+	}
+	return callAndRender(cmd, http.MethodGet, "/signet/users", nil, func(out io.Writer, l list) {
+		printUserTable(out, l.Users)
+	})
+}
+
+func cmdUsersGet(cmd *cobra.Command, args []string) error {
+	return callAndRender(cmd, http.MethodGet, "/signet/users/"+url.PathEscape(args[0]), nil, func(out io.Writer, u userView) {
+		printUserTable(out, []userView{u})
+	})
+}
+
+func cmdUsersUpdate(cmd *cobra.Command, args []string) error {
+	body := map[string]any{}
+	userBody(cmd, body)
+	if len(body) == 0 {
+		return errors.New("nothing to update: give --scope, --permissions or --self-service")
+	}
+	return callAndRender(cmd, http.MethodPatch, "/signet/users/"+url.PathEscape(args[0]), body, func(out io.Writer, u userView) {
+		fmt.Fprintf(out, "Updated user %s\n", u.Name)
+		printUserTable(out, []userView{u})
+	})
+}
+
+func cmdUsersDelete(cmd *cobra.Command, args []string) error {
+	type deleted struct {
+		Keys []string `json:"deleted_keys"`
+	}
+	return callAndRender(cmd, http.MethodDelete, "/signet/users/"+url.PathEscape(args[0]), nil, func(out io.Writer, d deleted) {
+		fmt.Fprintf(out, "Deleted user %s and %d key(s)\n", args[0], len(d.Keys))
+	})
+}
+
+func printUserTable(w io.Writer, users []userView) {
+	if len(users) == 0 {
+		fmt.Fprintln(w, "No users.")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tPERMISSIONS\tSCOPES\tSELF-SERVICE\tUPDATED")
+	for _, u := range users {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", u.Name, u.Permissions, strings.Join(u.Scopes, ","), u.SelfService, u.UpdatedAt.UTC().Format(time.RFC3339))
+	}
+	_ = tw.Flush()
 }

@@ -233,15 +233,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// Signet guards reading files; no key lets other methods through.
 		return h.fail(w, r, dc, errReadOnly)
 	}
-	if !verifier.AnyScopeCovers(e.Key.Scopes, r.URL.Path) {
+	d := derivedOf(e)
+	if !d.access.Covers(r.URL.Path) {
 		return h.deny(w, r, dc, http.StatusForbidden, codeForbidden, "API key scope does not cover this path", "scope")
 	}
 	e.MarkUsed(now)
 	h.cleanRead(r)
 	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
-		if p, ok := entryPlaceholders(e); ok {
-			repl.Map(p.bearer)
-		}
+		repl.Map(d.bearer)
 	}
 	h.countAllowed(dc, allowedOK)
 	return next.ServeHTTP(w, r)
@@ -401,7 +400,7 @@ func (h *Handler) authenticate(st *running, r *http.Request, now time.Time) (*ke
 		return nil, h.unauthorized("unknown API key", "unknown_key")
 	case e.Expired(now):
 		return nil, h.unauthorized("API key expired", "expired")
-	case e.Key.Permissions == verifier.PermNone:
+	case derivedOf(e).access.Perm == verifier.PermNone:
 		return nil, &apiError{status: http.StatusForbidden, code: codeForbidden, msg: "API key disabled", reason: "disabled"}
 	}
 	return e, nil
@@ -437,14 +436,15 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, dc decisio
 		return h.deny(w, r, dc, http.StatusForbidden, "expired", "this signed URL's lifetime exceeds the server's max_lifetime", "lifetime")
 	}
 	cache := st.backend.cache
-	var e *keystore.Entry
+	var d *derived
 	if c.KeyID != "" {
-		e = cache.ByID(c.KeyID)
 		var k *keystore.Key
-		if e != nil {
-			k = e.Key
+		var acc rules.Access
+		if e := cache.ByID(c.KeyID); e != nil {
+			d = derivedOf(e)
+			k, acc = e.Key, d.access
 		}
-		if why := rules.Vouches(k, r.URL.Path, now); why != "" {
+		if why := rules.Vouches(k, acc, r.URL.Path, now); why != "" {
 			return h.deny(w, r, dc, http.StatusForbidden, "revoked", why, "revoked")
 		}
 	}
@@ -453,14 +453,13 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, dc decisio
 	}
 	h.cleanRead(r)
 	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
-		p, _ := entryPlaceholders(e)
 		urlID := c.ID
 		repl.Map(func(key string) (any, bool) {
 			switch {
 			case key == "http.signet.url_id":
 				return urlID.String(), true
-			case p != nil:
-				return p.lookup(key, credentialSignedURL)
+			case d != nil:
+				return d.lookup(key, credentialSignedURL)
 			case key == "http.signet.credential":
 				return credentialSignedURL, true
 			case key == "http.auth.user.id" || strings.HasPrefix(key, "http.signet."):
@@ -548,43 +547,45 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// placeholders answers the handler's placeholders for an accepted key. It
-// is built once per key (kept in keystore.Entry.Any), so a request only
-// appends a ready-made provider to its replacer: no per-request boxing of
-// values and no writes to the replacer's map.
-type placeholders struct {
+// derived is what the handler needs of a key, computed once per key and
+// user change (kept in keystore.Entry.Any), so a request reads it without
+// rebuilding anything: the key's access after its user's (rules.Effective)
+// and its placeholders, pre-boxed, with a ready-made provider for bearer
+// requests (no per-request boxing and no writes to the replacer's map).
+type derived struct {
+	access         rules.Access
 	id, name, user any
 	bearer         caddy.ReplacerFunc // the provider for bearer requests
 }
 
-func derivePlaceholders(k *keystore.Key) any {
-	p := &placeholders{id: k.ID, name: k.Name, user: k.User}
-	p.bearer = func(key string) (any, bool) { return p.lookup(key, credentialBearer) }
-	return p
+func deriveEntry(k *keystore.Key, u *keystore.User) any {
+	d := &derived{access: rules.Effective(k, u), id: k.ID, name: k.Name, user: k.User}
+	d.bearer = func(key string) (any, bool) { return d.lookup(key, credentialBearer) }
+	return d
 }
 
-func (p *placeholders) lookup(key string, credential any) (any, bool) {
+// derivedOf returns e's derived values (the cache always sets them).
+func derivedOf(e *keystore.Entry) *derived {
+	if d, ok := e.Any.(*derived); ok {
+		return d
+	}
+	return deriveEntry(e.Key, e.User).(*derived)
+}
+
+func (d *derived) lookup(key string, credential any) (any, bool) {
 	switch key {
 	case "http.auth.user.id", "http.signet.key_id":
-		return p.id, true
+		return d.id, true
 	case "http.signet.key_name":
-		return p.name, true
+		return d.name, true
 	case "http.signet.user":
-		return p.user, true
+		return d.user, true
 	case "http.signet.credential":
 		return credential, true
 	case "http.signet.url_id":
 		return "", true
 	}
 	return nil, false
-}
-
-func entryPlaceholders(e *keystore.Entry) (*placeholders, bool) {
-	if e == nil {
-		return nil, false
-	}
-	p, ok := e.Any.(*placeholders)
-	return p, ok
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/caddy-signet/signet/keystore"
+	"github.com/caddy-signet/signet/rules"
 	"github.com/caddy-signet/signet/verifier"
 )
 
@@ -25,7 +26,16 @@ type keyView struct {
 	UpdatedAt   time.Time           `json:"updated_at"`
 	ExpiresAt   *time.Time          `json:"expires_at,omitempty"`
 	LastUsedAt  *time.Time          `json:"last_used_at,omitempty"`
-	Key         string              `json:"key,omitempty"`
+	// Access is what the key may do now: its scopes and permission after
+	// its user's (a user key without its own follows its user).
+	Access accessView `json:"access"`
+	Key    string     `json:"key,omitempty"`
+}
+
+// accessView is a key's effective access.
+type accessView struct {
+	Scopes      []string            `json:"scopes"`
+	Permissions verifier.Permission `json:"permissions"`
 }
 
 // viewOf renders k, with the freshest last-used time the cache has.
@@ -35,13 +45,18 @@ func viewOf(k *keystore.Key, c *keystore.Cache) keyView {
 		Permissions: k.Permissions, Hint: k.Hint, CreatedAt: k.CreatedAt,
 		UpdatedAt: k.UpdatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt,
 	}
+	acc := rules.Effective(k, c.User(k.User))
 	if e := c.ByID(k.ID); e != nil {
 		if lu := e.LastUsed(); !lu.IsZero() && (v.LastUsedAt == nil || lu.After(*v.LastUsedAt)) {
 			v.LastUsedAt = &lu
 		}
 	}
+	v.Access = accessView{Scopes: acc.Scopes, Permissions: acc.Perm}
 	if v.Scopes == nil {
 		v.Scopes = []string{}
+	}
+	if v.Access.Scopes == nil {
+		v.Access.Scopes = []string{}
 	}
 	return v
 }

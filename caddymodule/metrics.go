@@ -68,6 +68,10 @@ var (
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "key_changes_total",
 		Help: "API key lifecycle changes.",
 	}, []string{"op"})
+	userChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "user_changes_total",
+		Help: "User record changes.",
+	}, []string{"op"})
 	revocationsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "revocations_total",
 		Help: "Revocations stored, by kind.",
@@ -85,7 +89,7 @@ var (
 
 // collectors is every Signet collector, for registration.
 var collectors = []prometheus.Collector{
-	requestsVec, verifyDuration, signedURLsIssued, keyChanges, revocationsTotal,
+	requestsVec, verifyDuration, signedURLsIssued, keyChanges, userChanges, revocationsTotal,
 	rateLimited, storeOps, storeGauges,
 }
 

@@ -195,7 +195,7 @@ func (a *App) cacheOptions() keystore.CacheOptions {
 		HealthInterval:   healthInterval,
 		LastUsedInterval: lu,
 		ResyncInterval:   max(resync, 0),
-		Derive:           derivePlaceholders,
+		Derive:           deriveEntry,
 		OnError: func(op string, err error) {
 			caddy.Log().Named("signet").Warn("background store work failed", zap.String("op", op), zap.Error(err))
 		},
@@ -221,6 +221,17 @@ func loadBackend(key string, open func() (keystore.Store, error), opts keystore.
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		// A store written before users were records: every key's user
+		// label becomes a user record (see keystore.MigrateUsers).
+		created, err := keystore.MigrateUsers(ctx, st, time.Now())
+		if err != nil {
+			_ = st.Close()
+			return nil, fmt.Errorf("making user records from key labels: %w", err)
+		}
+		for _, u := range created {
+			auditLog().Info("user created", zap.String("api", "upgrade"), zap.String("actor", "upgrade"), zap.String("user", u.Name),
+				zap.Strings("scopes", u.Scopes), zap.String("permissions", string(u.Permissions)))
+		}
 		c, err := keystore.NewCache(ctx, st, opts)
 		if err != nil {
 			_ = st.Close()

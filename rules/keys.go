@@ -38,26 +38,89 @@ type KeyUpdate struct {
 	ExpiresAt   json.RawMessage `json:"expires_at"`
 }
 
-// mayManageKeys is the one rule for who manages keys today: site
-// administrators (the operator, or a secret admin key).
-func mayManageKeys(a Actor) error {
-	if !a.IsAdmin() {
-		return deny("permission", "managing keys needs the admin permission")
+// Users looks up a user record by name (nil when there is none).
+type Users func(name string) *keystore.User
+
+// keyManager is how a may manage keys: as a site administrator (any key),
+// by self-service (the keys of its own user only, never wider than
+// itself), or not at all.
+func keyManager(a Actor) (admin bool, err error) {
+	if a.IsAdmin() {
+		return true, nil
+	}
+	k := a.Key
+	switch {
+	case k.Type != verifier.KeySecret || k.User == "" || a.User == nil:
+		return false, deny("permission", "managing keys needs the admin permission (or a secret user key with self-service)")
+	case !a.SiteSelfService && !a.User.SelfService:
+		return false, deny("permission", "self-service is off for this user: an administrator manages its keys")
+	case !a.Access().Perm.Allows(verifier.PermRead):
+		return false, deny("permission", "this key is disabled")
+	}
+	return false, nil
+}
+
+// ownKey checks that a non-admin a may touch key k: a key of its own user.
+func ownKey(a Actor, k *keystore.Key) error {
+	if k.User != a.Key.User {
+		return deny("permission", "a user key may manage only the keys of its own user")
+	}
+	return nil
+}
+
+// notWider checks that key k (with user record u) grants nothing a does
+// not have: its own scopes and permission and its access lie within a's,
+// and it expires no later than a's key.
+func notWider(a Actor, k *keystore.Key, u *keystore.User) error {
+	own, acc := a.Access(), Effective(k, u)
+	switch {
+	case !own.Within(k.Scopes) || !own.Within(acc.Scopes):
+		return deny("scope", "the key would reach paths the calling key does not")
+	case rank(acc.Perm) > rank(own.Perm) || rank(k.Permissions) > rank(own.Perm):
+		return deny("permission", "the key would have more permission than the calling key")
+	case a.Key.ExpiresAt != nil && (k.ExpiresAt == nil || k.ExpiresAt.After(*a.Key.ExpiresAt)):
+		return deny("expiry", "the key would expire later than the calling key")
 	}
 	return nil
 }
 
 // NewKey checks that a may create the key req describes and returns the
-// record to store and the key value, which the caller shows once.
-func NewKey(a Actor, req NewKeyRequest, now time.Time) (*keystore.Key, string, error) {
-	if err := mayManageKeys(a); err != nil {
+// record to store and the key value, which the caller shows once. A user
+// key needs its user record (users). Site administrators create any key;
+// by default a user key has no scopes or permission of its own and follows
+// its user. A self-service caller creates keys of its own user only (the
+// default user), by default with its own access and expiry, never wider.
+func NewKey(a Actor, req NewKeyRequest, users Users, now time.Time) (*keystore.Key, string, error) {
+	admin, err := keyManager(a)
+	if err != nil {
 		return nil, "", err
+	}
+	if !admin {
+		if req.User == "" {
+			req.User = a.Key.User
+		}
+		if req.User != a.Key.User {
+			return nil, "", deny("permission", "a user key may create keys only for its own user")
+		}
+		own := a.Access()
+		if req.Scopes == nil {
+			req.Scopes = own.Scopes
+		}
+		if req.Permissions == "" {
+			req.Permissions = string(own.Perm)
+		}
+		if req.ExpiresAt == nil {
+			req.ExpiresAt = a.Key.ExpiresAt
+		}
 	}
 	if err := checkText("name", req.Name, MaxNameLen, true); err != nil {
 		return nil, "", err
 	}
-	if err := checkText("user", req.User, MaxUserLen, false); err != nil {
-		return nil, "", err
+	var user *keystore.User
+	if req.User != "" {
+		if user = users(req.User); user == nil {
+			return nil, "", BadField("user", "no such user %q: create the user first", truncate(req.User, 64))
+		}
 	}
 	typ := verifier.KeyType(req.Type)
 	if typ == "" {
@@ -67,21 +130,22 @@ func NewKey(a Actor, req NewKeyRequest, now time.Time) (*keystore.Key, string, e
 		return nil, "", BadField("type", "must be secret or public")
 	}
 	perm := verifier.Permission(req.Permissions)
-	if perm == "" {
+	if perm == "" && req.User == "" {
 		perm = verifier.PermRead
 	}
-	if err := checkPermissions(perm, typ); err != nil {
-		return nil, "", err
+	if perm != "" {
+		if err := checkPermissions(perm, typ); err != nil {
+			return nil, "", err
+		}
 	}
 	scopes := req.Scopes
 	if scopes == nil && req.User == "" {
 		scopes = []string{"/"}
 	}
-	if scopes == nil {
-		return nil, "", BadField("scopes", "required for a user key (e.g. [\"/%s/\"])", req.User)
-	}
-	if err := checkScopes(scopes); err != nil {
-		return nil, "", err
+	if scopes != nil {
+		if err := checkScopes(scopes); err != nil {
+			return nil, "", err
+		}
 	}
 	if err := checkExpiry(req.ExpiresAt, now); err != nil {
 		return nil, "", err
@@ -104,14 +168,20 @@ func NewKey(a Actor, req NewKeyRequest, now time.Time) (*keystore.Key, string, e
 		t := req.ExpiresAt.UTC()
 		k.ExpiresAt = &t
 	}
+	if !admin {
+		if err := notWider(a, k, user); err != nil {
+			return nil, "", err
+		}
+	}
 	return k, token, nil
 }
 
 // UpdateKey checks that a may make the change req describes and returns
 // the function that applies it to the stored record (checks that depend on
-// the record, such as a public key's permissions, run there).
-func UpdateKey(a Actor, req KeyUpdate, now time.Time) (func(*keystore.Key) error, error) {
-	if err := mayManageKeys(a); err != nil {
+// the record run there, atomically with the write).
+func UpdateKey(a Actor, req KeyUpdate, users Users, now time.Time) (func(*keystore.Key) error, error) {
+	admin, err := keyManager(a)
+	if err != nil {
 		return nil, err
 	}
 	if req.Name != nil {
@@ -153,6 +223,14 @@ func UpdateKey(a Actor, req KeyUpdate, now time.Time) (func(*keystore.Key) error
 		}
 	}
 	return func(k *keystore.Key) error {
+		if !admin {
+			if err := ownKey(a, k); err != nil {
+				return err
+			}
+			if req.User != nil && *req.User != k.User {
+				return deny("permission", "a user key cannot move keys to another user")
+			}
+		}
 		if req.Name != nil {
 			k.Name = *req.Name
 		}
@@ -175,16 +253,42 @@ func UpdateKey(a Actor, req KeyUpdate, now time.Time) (func(*keystore.Key) error
 		case expires != nil:
 			k.ExpiresAt = expires
 		}
+		var user *keystore.User
+		if k.User != "" {
+			if user = users(k.User); user == nil {
+				return BadField("user", "no such user %q: create the user first", truncate(k.User, 64))
+			}
+		} else if len(k.Scopes) == 0 || k.Permissions == "" {
+			return BadField("user", "a site-wide key needs scopes and permissions of its own")
+		}
+		if !admin {
+			if err := notWider(a, k, user); err != nil {
+				return err
+			}
+		}
 		k.UpdatedAt = now.UTC().Truncate(time.Second)
 		return nil
 	}, nil
 }
 
-// DeleteKey checks that a may delete keys.
-func DeleteKey(a Actor) error { return mayManageKeys(a) }
+// DeleteKey checks that a may delete key k.
+func DeleteKey(a Actor, k *keystore.Key) error {
+	admin, err := keyManager(a)
+	if err != nil || admin {
+		return err
+	}
+	return ownKey(a, k)
+}
 
-// ReadKeys checks that a may list and read key records.
-func ReadKeys(a Actor) error { return mayManageKeys(a) }
+// ReadKey checks that a may see key k's record (never its value).
+func ReadKey(a Actor, k *keystore.Key) error { return DeleteKey(a, k) }
+
+// MayListKeys checks that a may list keys at all (each one is then
+// filtered with ReadKey).
+func MayListKeys(a Actor) error {
+	_, err := keyManager(a)
+	return err
+}
 
 func checkText(field, s string, maxLen int, required bool) error {
 	switch {

@@ -86,7 +86,7 @@ func MayRevokeSome(a Actor) error {
 	if a.IsAdmin() {
 		return nil
 	}
-	if a.Key.Type == verifier.KeyPublic || !a.Key.Permissions.Allows(verifier.PermSign) {
+	if a.Key.Type == verifier.KeyPublic || !a.Access().Perm.Allows(verifier.PermSign) {
 		return deny("permission", "revoking needs a secret key with the sign or admin permission")
 	}
 	return nil

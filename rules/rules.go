@@ -18,17 +18,25 @@ import (
 )
 
 // Actor is who asks: the site operator (Caddy's admin endpoint, and so the
-// CLI) or the holder of an API key.
+// CLI) or the holder of an API key, with the key's user record.
 type Actor struct {
 	// Key is the caller's key; nil for the operator.
 	Key *keystore.Key
+	// User is the record of Key's user; nil for site-wide keys (and for a
+	// user key whose user record is missing, which may do nothing).
+	User *keystore.User
+	// SiteSelfService is the site setting `self_service`: every user may
+	// manage its own keys (otherwise only users with SelfService set).
+	SiteSelfService bool
 }
 
 // Operator is the site operator, who may do everything.
 var Operator = Actor{}
 
-// KeyActor is the holder of key k.
-func KeyActor(k *keystore.Key) Actor { return Actor{Key: k} }
+// KeyActor is the holder of key k, whose user record is u.
+func KeyActor(k *keystore.Key, u *keystore.User, siteSelfService bool) Actor {
+	return Actor{Key: k, User: u, SiteSelfService: siteSelfService}
+}
 
 // IsOperator reports whether a is the operator.
 func (a Actor) IsOperator() bool { return a.Key == nil }
@@ -42,10 +50,19 @@ func (a Actor) ID() string {
 	return a.Key.ID
 }
 
-// IsAdmin reports whether a may do everything: the operator, or a secret
-// key with the admin permission.
+// Access is what the actor may do.
+func (a Actor) Access() Access {
+	if a.Key == nil {
+		return Access{Scopes: []string{"/"}, Perm: verifier.PermAdmin}
+	}
+	return Effective(a.Key, a.User)
+}
+
+// IsAdmin reports whether a is a site administrator, who may do
+// everything: the operator, or a secret key whose access (its own, and
+// its user's) includes admin.
 func (a Actor) IsAdmin() bool {
-	return a.Key == nil || a.Key.Type == verifier.KeySecret && a.Key.Permissions.Allows(verifier.PermAdmin)
+	return a.Key == nil || a.Key.Type == verifier.KeySecret && a.Access().Perm.Allows(verifier.PermAdmin)
 }
 
 // FieldError is a malformed request: Field names the request field at

@@ -36,6 +36,23 @@ func key(typ verifier.KeyType, perm verifier.Permission, scopes ...string) *keys
 	return &keystore.Key{ID: "key_aaaaaaaaaaaaaaaa", Name: "k", Type: typ, Scopes: scopes, Permissions: perm}
 }
 
+// site is the holder of a site-wide key.
+func site(typ verifier.KeyType, perm verifier.Permission, scopes ...string) Actor {
+	return KeyActor(key(typ, perm, scopes...), nil, false)
+}
+
+// testUsers knows the users alice (/alice/, sign, self-service) and bob
+// (/bob/, read).
+func testUsers(name string) *keystore.User {
+	switch name {
+	case "alice":
+		return &keystore.User{Name: "alice", Scopes: []string{"/alice/"}, Permissions: verifier.PermSign, SelfService: true}
+	case "bob":
+		return &keystore.User{Name: "bob", Scopes: []string{"/bob/"}, Permissions: verifier.PermRead}
+	}
+	return nil
+}
+
 func TestNewKeyValidation(t *testing.T) {
 	past, future := now.Add(-time.Hour), now.Add(time.Hour)
 	tests := []struct {
@@ -52,7 +69,8 @@ func TestNewKeyValidation(t *testing.T) {
 		{"bad permissions", NewKeyRequest{Name: "a", Permissions: "write"}, "permissions"},
 		{"public sign", NewKeyRequest{Name: "a", Type: "public", Permissions: "sign"}, "permissions"},
 		{"public read", NewKeyRequest{Name: "a", Type: "public", Permissions: "read"}, ""},
-		{"user without scopes", NewKeyRequest{Name: "a", User: "alice"}, "scopes"},
+		{"user key follows its user", NewKeyRequest{Name: "a", User: "alice"}, ""},
+		{"unknown user", NewKeyRequest{Name: "a", User: "nobody"}, "user"},
 		{"user with scopes", NewKeyRequest{Name: "a", User: "alice", Scopes: []string{"/alice/"}}, ""},
 		{"empty scopes", NewKeyRequest{Name: "a", Scopes: []string{}}, "scopes"},
 		{"relative scope", NewKeyRequest{Name: "a", Scopes: []string{"alice/"}}, "scopes"},
@@ -64,7 +82,7 @@ func TestNewKeyValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k, token, err := NewKey(Operator, tt.req, now)
+			k, token, err := NewKey(Operator, tt.req, testUsers, now)
 			if got := fieldOf(err); got != tt.wantField {
 				t.Fatalf("field = %q (err %v), want %q", got, err, tt.wantField)
 			}
@@ -81,7 +99,7 @@ func TestNewKeyValidation(t *testing.T) {
 			if tt.req.Scopes == nil && tt.req.User == "" && (len(k.Scopes) != 1 || k.Scopes[0] != "/") {
 				t.Errorf("default scopes = %v, want [/]", k.Scopes)
 			}
-			if tt.req.Permissions == "" && k.Permissions != verifier.PermRead {
+			if tt.req.Permissions == "" && tt.req.User == "" && k.Permissions != verifier.PermRead {
 				t.Errorf("default permissions = %q, want read", k.Permissions)
 			}
 		})
@@ -107,12 +125,12 @@ func TestUpdateKey(t *testing.T) {
 		{KeyUpdate{ExpiresAt: json.RawMessage(`"yesterday"`)}, "expires_at"},
 		{KeyUpdate{ExpiresAt: json.RawMessage(`"2020-01-01T00:00:00Z"`)}, "expires_at"},
 	} {
-		if _, err := UpdateKey(Operator, tt.req, now); fieldOf(err) != tt.field {
+		if _, err := UpdateKey(Operator, tt.req, testUsers, now); fieldOf(err) != tt.field {
 			t.Errorf("UpdateKey(%+v) err = %v, want field %q", tt.req, err, tt.field)
 		}
 	}
 	// A public key cannot be raised above read: checked against the record.
-	fn, err := UpdateKey(Operator, KeyUpdate{Permissions: str("admin")}, now)
+	fn, err := UpdateKey(Operator, KeyUpdate{Permissions: str("admin")}, testUsers, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +138,7 @@ func TestUpdateKey(t *testing.T) {
 		t.Errorf("public key to admin: err = %v", err)
 	}
 	// Disable, rename, clear expiry.
-	fn, err = UpdateKey(Operator, KeyUpdate{Name: str("b"), Permissions: str("none"), ExpiresAt: json.RawMessage(`null`)}, now)
+	fn, err = UpdateKey(Operator, KeyUpdate{Name: str("b"), Permissions: str("none"), ExpiresAt: json.RawMessage(`null`)}, testUsers, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,15 +159,16 @@ func TestWhoManagesKeys(t *testing.T) {
 		ok    bool
 	}{
 		{"operator", Operator, true},
-		{"secret admin key", KeyActor(key(verifier.KeySecret, verifier.PermAdmin)), true},
-		{"secret sign key", KeyActor(key(verifier.KeySecret, verifier.PermSign)), false},
-		{"secret read key", KeyActor(key(verifier.KeySecret, verifier.PermRead)), false},
-		{"public key", KeyActor(key(verifier.KeyPublic, verifier.PermRead)), false},
-		{"public key claiming admin", KeyActor(key(verifier.KeyPublic, verifier.PermAdmin)), false},
+		{"secret admin key", site(verifier.KeySecret, verifier.PermAdmin), true},
+		{"secret sign key", site(verifier.KeySecret, verifier.PermSign), false},
+		{"secret read key", site(verifier.KeySecret, verifier.PermRead), false},
+		{"public key", site(verifier.KeyPublic, verifier.PermRead), false},
+		{"public key claiming admin", site(verifier.KeyPublic, verifier.PermAdmin), false},
 	} {
-		_, _, errNew := NewKey(tt.actor, NewKeyRequest{Name: "x", Permissions: "admin"}, now)
-		_, errUpd := UpdateKey(tt.actor, KeyUpdate{Permissions: new(string)}, now)
-		errDel, errRead := DeleteKey(tt.actor), ReadKeys(tt.actor)
+		_, _, errNew := NewKey(tt.actor, NewKeyRequest{Name: "x", Permissions: "admin"}, testUsers, now)
+		_, errUpd := UpdateKey(tt.actor, KeyUpdate{Permissions: new(string)}, testUsers, now)
+		other := key(verifier.KeySecret, verifier.PermRead)
+		errDel, errRead := DeleteKey(tt.actor, other), MayListKeys(tt.actor)
 		for op, err := range map[string]error{"create": errNew, "update": errUpd, "delete": errDel, "read": errRead} {
 			if op == "update" && tt.ok {
 				continue // the empty permissions string is a field error for admins
@@ -172,12 +191,12 @@ func TestSigning(t *testing.T) {
 		may, cov string // the denial reason, or "" when allowed
 	}{
 		{"operator", Operator, "/x", "", ""},
-		{"sign key in scope", KeyActor(key(verifier.KeySecret, verifier.PermSign, "/reports/")), "/reports/q1.pdf", "", ""},
-		{"sign key out of scope", KeyActor(key(verifier.KeySecret, verifier.PermSign, "/reports/")), "/reports2/q1.pdf", "", "scope"},
-		{"admin key", KeyActor(key(verifier.KeySecret, verifier.PermAdmin)), "/any", "", ""},
-		{"read key", KeyActor(key(verifier.KeySecret, verifier.PermRead)), "/any", "permission", ""},
-		{"disabled key", KeyActor(key(verifier.KeySecret, verifier.PermNone)), "/any", "permission", ""},
-		{"public key", KeyActor(key(verifier.KeyPublic, verifier.PermRead)), "/any", "public_key", ""},
+		{"sign key in scope", site(verifier.KeySecret, verifier.PermSign, "/reports/"), "/reports/q1.pdf", "", ""},
+		{"sign key out of scope", site(verifier.KeySecret, verifier.PermSign, "/reports/"), "/reports2/q1.pdf", "", "scope"},
+		{"admin key", site(verifier.KeySecret, verifier.PermAdmin), "/any", "", ""},
+		{"read key", site(verifier.KeySecret, verifier.PermRead), "/any", "permission", ""},
+		{"disabled key", site(verifier.KeySecret, verifier.PermNone), "/any", "permission", ""},
+		{"public key", site(verifier.KeyPublic, verifier.PermRead), "/any", "public_key", ""},
 	} {
 		if got := reasonOf(MaySign(tt.actor)); got != tt.may {
 			t.Errorf("%s: MaySign reason %q, want %q", tt.name, got, tt.may)
@@ -187,13 +206,13 @@ func TestSigning(t *testing.T) {
 		}
 	}
 	// Lifetimes are capped at the key's expiry, never past it.
-	if got, err := LinkExpiry(KeyActor(expiring), 2*time.Hour, now); err != nil || !got.Equal(exp) {
+	if got, err := LinkExpiry(KeyActor(expiring, nil, false), 2*time.Hour, now); err != nil || !got.Equal(exp) {
 		t.Errorf("LinkExpiry capped = %v, %v; want %v", got, err, exp)
 	}
 	if got, err := LinkExpiry(Operator, 2*time.Hour, now); err != nil || !got.Equal(now.Add(2*time.Hour)) {
 		t.Errorf("LinkExpiry operator = %v, %v", got, err)
 	}
-	if _, err := LinkExpiry(KeyActor(expiring), time.Hour, exp); !errors.Is(err, ErrKeyExpiresTooSoon) {
+	if _, err := LinkExpiry(KeyActor(expiring, nil, false), time.Hour, exp); !errors.Is(err, ErrKeyExpiresTooSoon) {
 		t.Errorf("LinkExpiry at key expiry: %v", err)
 	}
 	for raw, field := range map[string]string{``: "expires_in", `null`: "expires_in", `"60"`: "expires_in", `1.5`: "expires_in",
@@ -222,7 +241,11 @@ func TestVouches(t *testing.T) {
 		{"sign", key(verifier.KeySecret, verifier.PermSign), "/a", true},
 		{"admin", key(verifier.KeySecret, verifier.PermAdmin), "/a", true},
 	} {
-		if got := Vouches(tt.k, tt.path, now) == ""; got != tt.ok {
+		var acc Access
+		if tt.k != nil {
+			acc = Effective(tt.k, nil)
+		}
+		if got := Vouches(tt.k, acc, tt.path, now) == ""; got != tt.ok {
 			t.Errorf("%s: vouches = %v, want %v", tt.name, got, tt.ok)
 		}
 	}
@@ -242,16 +265,16 @@ func TestMayRevoke(t *testing.T) {
 		ok     bool
 	}{
 		{"operator anything", Operator, RevokeRequest{Prefix: "/"}, url, nil, true},
-		{"admin key anything", KeyActor(key(verifier.KeySecret, verifier.PermAdmin)), RevokeRequest{KeyID: "key_bbbbbbbbbbbbbbbb"}, url, nil, true},
-		{"sign key own URL", KeyActor(sign), RevokeRequest{URL: "u"}, url, own, true},
-		{"sign key another key's URL", KeyActor(sign), RevokeRequest{URL: "u"}, url, other, false},
-		{"sign key expired URL", KeyActor(sign), RevokeRequest{URL: "u"}, nil, nil, true},
-		{"sign key own key_id", KeyActor(sign), RevokeRequest{KeyID: sign.ID}, url, nil, true},
-		{"sign key other key_id", KeyActor(sign), RevokeRequest{KeyID: "key_bbbbbbbbbbbbbbbb"}, url, nil, false},
-		{"sign key prefix", KeyActor(sign), RevokeRequest{Prefix: "/"}, url, nil, false},
-		{"sign key by id", KeyActor(sign), RevokeRequest{ID: "x"}, url, nil, false},
-		{"read key own key_id", KeyActor(key(verifier.KeySecret, verifier.PermRead)), RevokeRequest{KeyID: sign.ID}, url, nil, false},
-		{"public key", KeyActor(key(verifier.KeyPublic, verifier.PermRead)), RevokeRequest{URL: "u"}, nil, nil, false},
+		{"admin key anything", site(verifier.KeySecret, verifier.PermAdmin), RevokeRequest{KeyID: "key_bbbbbbbbbbbbbbbb"}, url, nil, true},
+		{"sign key own URL", KeyActor(sign, nil, false), RevokeRequest{URL: "u"}, url, own, true},
+		{"sign key another key's URL", KeyActor(sign, nil, false), RevokeRequest{URL: "u"}, url, other, false},
+		{"sign key expired URL", KeyActor(sign, nil, false), RevokeRequest{URL: "u"}, nil, nil, true},
+		{"sign key own key_id", KeyActor(sign, nil, false), RevokeRequest{KeyID: sign.ID}, url, nil, true},
+		{"sign key other key_id", KeyActor(sign, nil, false), RevokeRequest{KeyID: "key_bbbbbbbbbbbbbbbb"}, url, nil, false},
+		{"sign key prefix", KeyActor(sign, nil, false), RevokeRequest{Prefix: "/"}, url, nil, false},
+		{"sign key by id", KeyActor(sign, nil, false), RevokeRequest{ID: "x"}, url, nil, false},
+		{"read key own key_id", site(verifier.KeySecret, verifier.PermRead), RevokeRequest{KeyID: sign.ID}, url, nil, false},
+		{"public key", site(verifier.KeyPublic, verifier.PermRead), RevokeRequest{URL: "u"}, nil, nil, false},
 	} {
 		if got := MayRevoke(tt.actor, tt.req, tt.rev, tt.claims) == nil; got != tt.ok {
 			t.Errorf("%s: allowed = %v, want %v", tt.name, got, tt.ok)

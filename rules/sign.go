@@ -19,7 +19,7 @@ func MaySign(a Actor) error {
 		return nil
 	case a.Key.Type == verifier.KeyPublic:
 		return deny("public_key", "public keys cannot sign URLs; use a secret key")
-	case !a.Key.Permissions.Allows(verifier.PermSign):
+	case !a.Access().Perm.Allows(verifier.PermSign):
 		return deny("permission", "this key lacks the sign permission")
 	}
 	return nil
@@ -27,7 +27,7 @@ func MaySign(a Actor) error {
 
 // Covers checks that a's scopes cover path (the operator's cover all).
 func Covers(a Actor, path string) error {
-	if a.Key != nil && !verifier.AnyScopeCovers(a.Key.Scopes, path) {
+	if a.Key != nil && !a.Access().Covers(path) {
 		return deny("scope", "API key scope does not cover this path")
 	}
 	return nil
@@ -68,21 +68,22 @@ func LinkExpiry(a Actor, lifetime time.Duration, now time.Time) (time.Time, erro
 }
 
 // Vouches returns why the key that issued a link no longer vouches for it,
-// or "" when it does. k is the key's current record, nil once deleted.
-// Deleted, disabled, expired or downgraded keys, and keys whose scope no
-// longer covers the path, revoke their links; re-enabling the key makes
-// them work again.
-func Vouches(k *keystore.Key, path string, now time.Time) string {
+// or "" when it does. k is the key's current record, nil once deleted, and
+// acc its current access (Effective, precomputed by the caller). Deleted,
+// disabled, expired or downgraded keys, keys whose user was narrowed or
+// disabled, and keys whose scope no longer covers the path, revoke their
+// links; re-enabling the key (or its user) makes them work again.
+func Vouches(k *keystore.Key, acc Access, path string, now time.Time) string {
 	switch {
 	case k == nil:
 		return "the API key that issued this URL was deleted"
 	case k.Expired(now):
 		return "the API key that issued this URL has expired"
-	case k.Permissions == verifier.PermNone:
+	case acc.Perm == verifier.PermNone:
 		return "the API key that issued this URL is disabled"
-	case !k.Permissions.Allows(verifier.PermSign):
+	case !acc.Perm.Allows(verifier.PermSign):
 		return "the API key that issued this URL may no longer sign"
-	case !verifier.AnyScopeCovers(k.Scopes, path):
+	case !acc.Covers(path):
 		return "the API key that issued this URL no longer covers this path"
 	}
 	return ""

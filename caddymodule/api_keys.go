@@ -1,0 +1,178 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-signet/signet/keystore"
+	"github.com/caddy-signet/signet/rules"
+)
+
+// The key API, the same for both callers: the admin API (/signet/keys…,
+// the operator) and the public API ({api}/keys…, an API key). Who may do
+// what is package rules; these functions only ask it, touch the store and
+// answer.
+//
+//	POST   …/keys        create a key; the response holds its value, once
+//	GET    …/keys        the keys the caller may see (never values)
+//	GET    …/keys/{id}   one key
+//	PATCH  …/keys/{id}   change name, user, scopes, permissions, expiry
+//	DELETE …/keys/{id}   delete (revoke) a key and its links
+
+// apiCall is one call of the key or user API.
+type apiCall struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	app   *App
+	st    *running
+	actor rules.Actor
+	api   string // "admin" or "public", for audit lines
+}
+
+func (c apiCall) cache() *keystore.Cache { return c.st.backend.cache }
+
+// users looks a user up in the in-process view (the store checks again,
+// atomically, when a key is written).
+func (c apiCall) users(name string) *keystore.User { return c.cache().User(name) }
+
+// audit writes one audit line naming the actor, never a key value.
+func (c apiCall) audit(msg string, fields ...zap.Field) {
+	auditLog().Info(msg, append([]zap.Field{zap.String("api", c.api), zap.String("actor", c.actor.ID())}, fields...)...)
+}
+
+// noSuchUser turns the store's atomic check into the API's 400.
+func noSuchUser(err error) error {
+	if errors.Is(err, keystore.ErrNoSuchUser) {
+		return rules.BadField("user", "no such user: create the user first")
+	}
+	return err
+}
+
+func (c apiCall) createKey() error {
+	var req rules.NewKeyRequest
+	if err := decodeJSON(c.w, c.r, &req, maxAdminBody, `{"name": "ci"}`); err != nil {
+		return err
+	}
+	k, token, err := rules.NewKey(c.actor, req, c.users, time.Now())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := storeContext(c.r)
+	defer cancel()
+	if err := c.cache().CreateKey(ctx, k); err != nil {
+		return noSuchUser(err)
+	}
+	c.app.countKeyChange("created")
+	c.audit("key created", zap.String("key_id", k.ID), zap.String("name", k.Name), zap.String("type", string(k.Type)),
+		zap.String("user", k.User), zap.Strings("scopes", k.Scopes), zap.String("permissions", string(k.Permissions)))
+	v := viewOf(k, c.cache())
+	v.Key = token
+	return writeJSON(c.w, http.StatusCreated, v)
+}
+
+func (c apiCall) listKeys() error {
+	if err := rules.MayListKeys(c.actor); err != nil {
+		return err
+	}
+	ctx, cancel := storeContext(c.r)
+	defer cancel()
+	keys, err := c.cache().Store().ListKeys(ctx)
+	if err != nil {
+		return err
+	}
+	out := make([]keyView, 0, len(keys))
+	for _, k := range keys {
+		if rules.ReadKey(c.actor, k) == nil {
+			out = append(out, viewOf(k, c.cache()))
+		}
+	}
+	return writeJSON(c.w, http.StatusOK, map[string]any{"keys": out})
+}
+
+// key reads key id for the caller: ErrNotFound, or the rule's refusal.
+func (c apiCall) key(id string) (*keystore.Key, error) {
+	ctx, cancel := storeContext(c.r)
+	defer cancel()
+	k, err := c.cache().Store().GetKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return k, rules.ReadKey(c.actor, k)
+}
+
+func (c apiCall) getKey(id string) error {
+	k, err := c.key(id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, viewOf(k, c.cache()))
+}
+
+func (c apiCall) updateKey(id string) error {
+	var req rules.KeyUpdate
+	if err := decodeJSON(c.w, c.r, &req, maxAdminBody, `{"permissions": "none"}`); err != nil {
+		return err
+	}
+	fn, err := rules.UpdateKey(c.actor, req, c.users, time.Now())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := storeContext(c.r)
+	defer cancel()
+	k, err := c.cache().UpdateKey(ctx, id, fn)
+	if err != nil {
+		return noSuchUser(err)
+	}
+	c.app.countKeyChange("updated")
+	c.audit("key updated", zap.String("key_id", k.ID), zap.String("name", k.Name), zap.String("user", k.User),
+		zap.Strings("scopes", k.Scopes), zap.String("permissions", string(k.Permissions)))
+	return writeJSON(c.w, http.StatusOK, viewOf(k, c.cache()))
+}
+
+func (c apiCall) deleteKey(id string) error {
+	k, err := c.key(id)
+	if err == nil {
+		err = rules.DeleteKey(c.actor, k)
+	}
+	if err != nil {
+		return err
+	}
+	ctx, cancel := storeContext(c.r)
+	defer cancel()
+	if k, err = c.cache().DeleteKey(ctx, id); err != nil {
+		return err
+	}
+	c.app.countKeyChange("deleted")
+	c.audit("key deleted", zap.String("key_id", k.ID), zap.String("name", k.Name), zap.String("user", k.User))
+	return writeJSON(c.w, http.StatusOK, map[string]any{"deleted": viewOf(k, c.cache())})
+}
+
+// keys routes the key API: collection is true for …/keys, else id names
+// the key of …/keys/{id}.
+func (c apiCall) keys(collection bool, id string) error {
+	switch {
+	case collection && c.r.Method == http.MethodPost:
+		return c.createKey()
+	case collection && c.r.Method == http.MethodGet:
+		return c.listKeys()
+	case collection:
+		return methodNotAllowed("GET, POST")
+	case !keystore.ValidKeyID(id):
+		return keystore.ErrNotFound
+	case c.r.Method == http.MethodGet:
+		return c.getKey(id)
+	case c.r.Method == http.MethodPatch:
+		return c.updateKey(id)
+	case c.r.Method == http.MethodDelete:
+		return c.deleteKey(id)
+	}
+	return methodNotAllowed("GET, PATCH, DELETE")
+}
+
+func storeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), storeTimeout)
+}
