@@ -99,9 +99,18 @@ func (c apiCall) key(id string) (*keystore.Key, error) {
 	defer cancel()
 	k, err := c.cache().Store().GetKey(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, keyNotFound(err)
 	}
 	return k, rules.ReadKey(c.actor, k)
+}
+
+var errNoSuchKey = &apiError{status: http.StatusNotFound, code: codeNotFound, msg: "no such key", reason: "not_found"}
+
+func keyNotFound(err error) error {
+	if errors.Is(err, keystore.ErrNotFound) {
+		return errNoSuchKey
+	}
+	return err
 }
 
 func (c apiCall) getKey(id string) error {
@@ -125,7 +134,7 @@ func (c apiCall) updateKey(id string) error {
 	defer cancel()
 	k, err := c.cache().UpdateKey(ctx, id, fn)
 	if err != nil {
-		return noSuchUser(err)
+		return keyNotFound(noSuchUser(err))
 	}
 	c.app.countKeyChange("updated")
 	c.audit("key updated", zap.String("key_id", k.ID), zap.String("name", k.Name), zap.String("user", k.User),
@@ -144,7 +153,7 @@ func (c apiCall) deleteKey(id string) error {
 	ctx, cancel := storeContext(c.r)
 	defer cancel()
 	if k, err = c.cache().DeleteKey(ctx, id); err != nil {
-		return err
+		return keyNotFound(err)
 	}
 	c.app.countKeyChange("deleted")
 	c.audit("key deleted", zap.String("key_id", k.ID), zap.String("name", k.Name), zap.String("user", k.User))
@@ -162,7 +171,7 @@ func (c apiCall) keys(collection bool, id string) error {
 	case collection:
 		return methodNotAllowed("GET, POST")
 	case !keystore.ValidKeyID(id):
-		return keystore.ErrNotFound
+		return errNoSuchKey
 	case c.r.Method == http.MethodGet:
 		return c.getKey(id)
 	case c.r.Method == http.MethodPatch:
