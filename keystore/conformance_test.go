@@ -40,7 +40,6 @@ func confNewKey(t testing.TB, name string, created time.Time) *Key {
 		ID:          id,
 		Name:        name,
 		Type:        verifier.KeySecret,
-		User:        "alice",
 		Scopes:      []string{"/alice/", "/shared/"},
 		Permissions: verifier.PermRead,
 		Hint:        verifier.KeyHint(tok),
@@ -717,6 +716,7 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 	})
 
 	confRevocations(t, open)
+	confUsers(t, open)
 }
 
 // confURLID returns a fresh signed-URL id.
@@ -979,6 +979,7 @@ func testStoreAfterClose(t *testing.T, s Store) *Key {
 	t.Helper()
 	ctx := context.Background()
 	k := confCreate(t, s, confNewKey(t, "k", confBase))
+	confCreateUser(t, s, confNewUser("alice"))
 	feed, cancel := confSubscribe(s)
 	defer cancel()
 	if err := s.Close(); err != nil {
@@ -1003,6 +1004,14 @@ func testStoreAfterClose(t *testing.T, s Store) *Key {
 		},
 		"ListRevocations": func() error { _, err := s.ListRevocations(ctx, time.Now()); return err },
 		"Ping":            func() error { return s.Ping(ctx) },
+		"CreateUser":      func() error { return s.CreateUser(ctx, confNewUser("new")) },
+		"GetUser":         func() error { _, err := s.GetUser(ctx, "alice"); return err },
+		"ListUsers":       func() error { _, err := s.ListUsers(ctx); return err },
+		"UpdateUser": func() error {
+			_, err := s.UpdateUser(ctx, "alice", func(*User) error { return nil })
+			return err
+		},
+		"DeleteUser": func() error { _, _, err := s.DeleteUser(ctx, "alice"); return err },
 	}
 	for name, op := range ops {
 		t.Run(name, func(t *testing.T) {
