@@ -195,7 +195,7 @@ func (a *App) cacheOptions() keystore.CacheOptions {
 		HealthInterval:   healthInterval,
 		LastUsedInterval: lu,
 		ResyncInterval:   max(resync, 0),
-		Derive:           derivePlaceholders,
+		Derive:           func(k *keystore.Key, _ *keystore.User) any { return derivePlaceholders(k) },
 		OnError: func(op string, err error) {
 			caddy.Log().Named("signet").Warn("background store work failed", zap.String("op", op), zap.Error(err))
 		},

@@ -62,7 +62,7 @@ func BenchmarkMemoryKeys(b *testing.B) {
 		c := &Cache{opts: CacheOptions{}}
 		v := &view{byDigest: make(map[verifier.Digest]*Entry, n), byID: make(map[string]*Entry, n)}
 		for _, k := range keys {
-			e := c.newEntry(k.Clone(), nil)
+			e := c.newEntry(k.Clone(), nil, nil)
 			v.byDigest[k.Digest], v.byID[k.ID] = e, e
 		}
 		after := heapInUse()
