@@ -104,43 +104,62 @@ func userExistsInTx(tx *bolt.Tx, name string) error {
 	return nil
 }
 
-// keyInTx reads and decodes the key id inside a transaction.
-func keyInTx(tx *bolt.Tx, id string) (*Key, error) {
-	b := tx.Bucket(bucketKeys).Get([]byte(id))
+// recordInTx reads and decodes the record id of bucket inside a
+// transaction, or returns ErrNotFound.
+func recordInTx[T any](tx *bolt.Tx, bucket []byte, id string, decode func([]byte) (*T, error)) (*T, error) {
+	b := tx.Bucket(bucket).Get([]byte(id))
 	if b == nil {
 		return nil, ErrNotFound
 	}
-	return decodeKey(b)
+	return decode(b)
 }
 
-// GetKey implements Store.
-func (s *BoltStore) GetKey(_ context.Context, id string) (*Key, error) {
-	var k *Key
+// getRecord is GetKey and GetUser: the record id of bucket.
+func getRecord[T any](s *BoltStore, bucket []byte, id string, decode func([]byte) (*T, error)) (*T, error) {
+	var r *T
 	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		k, err = keyInTx(tx, id)
+		r, err = recordInTx(tx, bucket, id, decode)
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	return k, s.unavailable(err)
+	return r, s.unavailable(err)
 }
 
-// ListKeys implements Store.
-func (s *BoltStore) ListKeys(context.Context) ([]*Key, error) {
-	var out []*Key
+// listRecords is ListKeys and ListUsers: every record of bucket, in the
+// bucket's (byte) order.
+func listRecords[T any](s *BoltStore, bucket []byte, decode func([]byte) (*T, error)) ([]*T, error) {
+	var out []*T
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
-			k, err := decodeKey(v)
+		return tx.Bucket(bucket).ForEach(func(_, v []byte) error {
+			r, err := decode(v)
 			if err != nil {
 				return err
 			}
-			out = append(out, k)
+			out = append(out, r)
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, s.unavailable(err)
+	}
+	return out, nil
+}
+
+// keyInTx reads and decodes the key id inside a transaction.
+func keyInTx(tx *bolt.Tx, id string) (*Key, error) { return recordInTx(tx, bucketKeys, id, decodeKey) }
+
+// GetKey implements Store.
+func (s *BoltStore) GetKey(_ context.Context, id string) (*Key, error) {
+	return getRecord(s, bucketKeys, id, decodeKey)
+}
+
+// ListKeys implements Store.
+func (s *BoltStore) ListKeys(context.Context) ([]*Key, error) {
+	out, err := listRecords(s, bucketKeys, decodeKey)
+	if err != nil {
+		return nil, err
 	}
 	SortKeys(out)
 	return out, nil
@@ -293,44 +312,17 @@ func putUserInTx(users *bolt.Bucket, u *User) (*User, error) {
 
 // userInTx reads and decodes the user name inside a transaction.
 func userInTx(tx *bolt.Tx, name string) (*User, error) {
-	b := tx.Bucket(bucketUsers).Get([]byte(name))
-	if b == nil {
-		return nil, ErrNotFound
-	}
-	return decodeUser(b)
+	return recordInTx(tx, bucketUsers, name, decodeUser)
 }
 
 // GetUser implements Store.
 func (s *BoltStore) GetUser(_ context.Context, name string) (*User, error) {
-	var u *User
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		u, err = userInTx(tx, name)
-		return err
-	})
-	if errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
-	return u, s.unavailable(err)
+	return getRecord(s, bucketUsers, name, decodeUser)
 }
 
-// ListUsers implements Store. bbolt keeps the bucket in byte order, which
-// is name order.
+// ListUsers implements Store: the bucket's byte order is name order.
 func (s *BoltStore) ListUsers(context.Context) ([]*User, error) {
-	var out []*User
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketUsers).ForEach(func(_, v []byte) error {
-			u, err := decodeUser(v)
-			if err != nil {
-				return err
-			}
-			out = append(out, u)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, s.unavailable(err)
-	}
-	return out, nil
+	return listRecords(s, bucketUsers, decodeUser)
 }
 
 // UpdateUser implements Store.

@@ -45,29 +45,7 @@ func confUserKey(t testing.TB, name, user string) *Key {
 }
 
 // confUserDiff describes how two user records differ, or returns "".
-func confUserDiff(got, want *User) string {
-	switch {
-	case got == nil || want == nil:
-		if got != want {
-			return fmt.Sprintf("got %v, want %v", got, want)
-		}
-	case got.Name != want.Name:
-		return fmt.Sprintf("Name %q, want %q", got.Name, want.Name)
-	case !slices.Equal(got.Scopes, want.Scopes):
-		return fmt.Sprintf("Scopes %q, want %q", got.Scopes, want.Scopes)
-	case got.Permissions != want.Permissions:
-		return fmt.Sprintf("Permissions %q, want %q", got.Permissions, want.Permissions)
-	case got.SelfService != want.SelfService:
-		return fmt.Sprintf("SelfService %v, want %v", got.SelfService, want.SelfService)
-	case !got.CreatedAt.Equal(want.CreatedAt):
-		return fmt.Sprintf("CreatedAt %v, want %v", got.CreatedAt, want.CreatedAt)
-	case !got.UpdatedAt.Equal(want.UpdatedAt):
-		return fmt.Sprintf("UpdatedAt %v, want %v", got.UpdatedAt, want.UpdatedAt)
-	case got.Rev != want.Rev:
-		return fmt.Sprintf("Rev %d, want %d", got.Rev, want.Rev)
-	}
-	return ""
-}
+func confUserDiff(got, want *User) string { return confRecordDiff(got, want) }
 
 // confGetUser returns the stored record of name or fails the test.
 func confGetUser(t testing.TB, s Store, name string) *User {
@@ -262,24 +240,13 @@ func confUsers(t *testing.T, open func(t *testing.T) Store) {
 		s := open(t)
 		confCreateUser(t, s, confNewUser("alice"))
 		const n = 16
-		var wg sync.WaitGroup
-		errs := make(chan error, n)
-		for range n {
-			wg.Go(func() {
-				_, err := s.UpdateUser(ctx, "alice", func(u *User) error {
-					u.Scopes = append(u.Scopes, "/s"+strconv.Itoa(len(u.Scopes))+"/")
-					return nil
-				})
-				errs <- err
+		confConcurrently(t, n, func() error {
+			_, err := s.UpdateUser(ctx, "alice", func(u *User) error {
+				u.Scopes = append(u.Scopes, "/s"+strconv.Itoa(len(u.Scopes))+"/")
+				return nil
 			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatalf("concurrent UpdateUser: %v", err)
-			}
-		}
+			return err
+		})
 		if got := confGetUser(t, s, "alice"); len(got.Scopes) != n+1 {
 			t.Errorf("after %d concurrent appends: %d scopes %v, want %d", n, len(got.Scopes), got.Scopes, n+1)
 		}
