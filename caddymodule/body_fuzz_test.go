@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-signet/signet/keystore"
 	"github.com/caddy-signet/signet/rules"
 )
 
@@ -50,14 +51,14 @@ func FuzzRequestBodies(f *testing.F) {
 		}
 		var cr rules.NewKeyRequest
 		if err := decode(&cr); err == nil {
-			_, _, err = rules.NewKey(rules.Operator, cr, time.Now())
+			_, _, err = rules.NewKey(rules.Operator, cr, func(string) *keystore.User { return nil }, time.Now())
 			isField(err)
 		} else {
 			isField(err)
 		}
 		var ur rules.KeyUpdate
 		if err := decode(&ur); err == nil {
-			_, err = rules.UpdateKey(rules.Operator, ur, time.Now())
+			_, err = rules.UpdateKey(rules.Operator, ur, func(string) *keystore.User { return nil }, time.Now())
 			isField(err)
 		} else {
 			isField(err)

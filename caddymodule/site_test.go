@@ -62,7 +62,7 @@ func (s *testSite) key(tb testing.TB, req rules.NewKeyRequest) (*keystore.Key, s
 	if req.Name == "" {
 		req.Name = "test"
 	}
-	k, token, err := rules.NewKey(rules.Operator, req, time.Now())
+	k, token, err := rules.NewKey(rules.Operator, req, s.st.backend.cache.User, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func (s *testSite) sign(tb testing.TB, host, path string, k *keystore.Key, lifet
 	tb.Helper()
 	actor := rules.Operator
 	if k != nil {
-		actor = rules.KeyActor(k)
+		actor = rules.KeyActor(k, s.st.backend.cache.User(k.User), false)
 	}
 	resp, err := s.app.signURL(s.st, &url.URL{Scheme: "http", Host: host}, path, actor, lifetime, time.Now())
 	if err != nil {

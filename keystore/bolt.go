@@ -19,6 +19,7 @@ var (
 	bucketDigests = []byte("digests")     // digest -> key id
 	bucketSecrets = []byte("secrets")     // "generated" -> JSON secret
 	bucketRevs    = []byte("revocations") // Revocation.Ident() -> expires_at, unix ns, big-endian
+	bucketUsers   = []byte("users")       // user name -> JSON record; the bucket's sequence numbers revisions
 	secretName    = []byte("generated")
 )
 
@@ -45,7 +46,7 @@ func OpenBolt(path string, timeout time.Duration) (*BoltStore, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketKeys, bucketDigests, bucketSecrets, bucketRevs} {
+		for _, b := range [][]byte{bucketKeys, bucketDigests, bucketSecrets, bucketRevs, bucketUsers} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -71,6 +72,9 @@ func (s *BoltStore) CreateKey(_ context.Context, k *Key) error {
 		if keys.Get([]byte(k.ID)) != nil || digests.Get(k.Digest[:]) != nil {
 			return ErrExists
 		}
+		if err := userExistsInTx(tx, k.User); err != nil {
+			return err
+		}
 		b, err := encodeKey(k)
 		if err != nil {
 			return err
@@ -82,7 +86,7 @@ func (s *BoltStore) CreateKey(_ context.Context, k *Key) error {
 		return digests.Put(k.Digest[:], []byte(k.ID))
 	})
 	if err != nil {
-		if errors.Is(err, ErrExists) {
+		if errors.Is(err, ErrExists) || errors.Is(err, ErrNoSuchUser) {
 			return err
 		}
 		return s.unavailable(err)
@@ -91,43 +95,71 @@ func (s *BoltStore) CreateKey(_ context.Context, k *Key) error {
 	return nil
 }
 
-// keyInTx reads and decodes the key id inside a transaction.
-func keyInTx(tx *bolt.Tx, id string) (*Key, error) {
-	b := tx.Bucket(bucketKeys).Get([]byte(id))
+// userExistsInTx returns nil if name is empty (a site-wide key) or names a
+// user record, and ErrNoSuchUser otherwise.
+func userExistsInTx(tx *bolt.Tx, name string) error {
+	if name != "" && tx.Bucket(bucketUsers).Get([]byte(name)) == nil {
+		return noSuchUser(name)
+	}
+	return nil
+}
+
+// recordInTx reads and decodes the record id of bucket inside a
+// transaction, or returns ErrNotFound.
+func recordInTx[T any](tx *bolt.Tx, bucket []byte, id string, decode func([]byte) (*T, error)) (*T, error) {
+	b := tx.Bucket(bucket).Get([]byte(id))
 	if b == nil {
 		return nil, ErrNotFound
 	}
-	return decodeKey(b)
+	return decode(b)
 }
 
-// GetKey implements Store.
-func (s *BoltStore) GetKey(_ context.Context, id string) (*Key, error) {
-	var k *Key
+// getRecord is GetKey and GetUser: the record id of bucket.
+func getRecord[T any](s *BoltStore, bucket []byte, id string, decode func([]byte) (*T, error)) (*T, error) {
+	var r *T
 	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		k, err = keyInTx(tx, id)
+		r, err = recordInTx(tx, bucket, id, decode)
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	return k, s.unavailable(err)
+	return r, s.unavailable(err)
 }
 
-// ListKeys implements Store.
-func (s *BoltStore) ListKeys(context.Context) ([]*Key, error) {
-	var out []*Key
+// listRecords is ListKeys and ListUsers: every record of bucket, in the
+// bucket's (byte) order.
+func listRecords[T any](s *BoltStore, bucket []byte, decode func([]byte) (*T, error)) ([]*T, error) {
+	var out []*T
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
-			k, err := decodeKey(v)
+		return tx.Bucket(bucket).ForEach(func(_, v []byte) error {
+			r, err := decode(v)
 			if err != nil {
 				return err
 			}
-			out = append(out, k)
+			out = append(out, r)
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, s.unavailable(err)
+	}
+	return out, nil
+}
+
+// keyInTx reads and decodes the key id inside a transaction.
+func keyInTx(tx *bolt.Tx, id string) (*Key, error) { return recordInTx(tx, bucketKeys, id, decodeKey) }
+
+// GetKey implements Store.
+func (s *BoltStore) GetKey(_ context.Context, id string) (*Key, error) {
+	return getRecord(s, bucketKeys, id, decodeKey)
+}
+
+// ListKeys implements Store.
+func (s *BoltStore) ListKeys(context.Context) ([]*Key, error) {
+	out, err := listRecords(s, bucketKeys, decodeKey)
+	if err != nil {
+		return nil, err
 	}
 	SortKeys(out)
 	return out, nil
@@ -157,6 +189,9 @@ func (s *BoltStore) UpdateKey(_ context.Context, id string, fn func(*Key) error)
 			return fnErr
 		}
 		k.ID, k.Digest, k.Rev = id, digest, rev+1
+		if err := userExistsInTx(tx, k.User); err != nil {
+			return err
+		}
 		b, err := encodeKey(k)
 		if err != nil {
 			return err
@@ -167,7 +202,7 @@ func (s *BoltStore) UpdateKey(_ context.Context, id string, fn func(*Key) error)
 	switch {
 	case fnErr != nil:
 		return nil, fnErr
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNoSuchUser):
 		return nil, err
 	case err != nil:
 		return nil, s.unavailable(err)
@@ -230,6 +265,141 @@ func (s *BoltStore) TouchKeys(_ context.Context, lastUsed map[string]time.Time) 
 		}
 		return nil
 	}))
+}
+
+// CreateUser implements Store.
+func (s *BoltStore) CreateUser(_ context.Context, u *User) error {
+	if err := u.Validate(); err != nil {
+		return err
+	}
+	var stored *User
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		users := tx.Bucket(bucketUsers)
+		if users.Get([]byte(u.Name)) != nil {
+			return ErrExists
+		}
+		var err error
+		if stored, err = putUserInTx(users, u); err != nil {
+			return err
+		}
+		u.Rev = stored.Rev
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrExists) {
+			return err
+		}
+		return s.unavailable(err)
+	}
+	s.feed.send(Change{Kind: UserPut, User: stored})
+	return nil
+}
+
+// putUserInTx stores a copy of u under the next revision and returns it.
+func putUserInTx(users *bolt.Bucket, u *User) (*User, error) {
+	rev, err := users.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	stored := u.Clone()
+	stored.Rev = rev
+	b, err := encodeUser(stored)
+	if err != nil {
+		return nil, err
+	}
+	return stored, users.Put([]byte(u.Name), b)
+}
+
+// userInTx reads and decodes the user name inside a transaction.
+func userInTx(tx *bolt.Tx, name string) (*User, error) {
+	return recordInTx(tx, bucketUsers, name, decodeUser)
+}
+
+// GetUser implements Store.
+func (s *BoltStore) GetUser(_ context.Context, name string) (*User, error) {
+	return getRecord(s, bucketUsers, name, decodeUser)
+}
+
+// ListUsers implements Store: the bucket's byte order is name order.
+func (s *BoltStore) ListUsers(context.Context) ([]*User, error) {
+	return listRecords(s, bucketUsers, decodeUser)
+}
+
+// UpdateUser implements Store.
+func (s *BoltStore) UpdateUser(_ context.Context, name string, fn func(*User) error) (*User, error) {
+	var updated *User
+	var fnErr error
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		u, err := userInTx(tx, name)
+		if err != nil {
+			return err
+		}
+		if fnErr = fn(u); fnErr != nil {
+			return fnErr
+		}
+		u.Name = name
+		if fnErr = u.Validate(); fnErr != nil {
+			return fnErr
+		}
+		updated, err = putUserInTx(tx.Bucket(bucketUsers), u)
+		return err
+	})
+	switch {
+	case fnErr != nil:
+		return nil, fnErr
+	case errors.Is(err, ErrNotFound):
+		return nil, err
+	case err != nil:
+		return nil, s.unavailable(err)
+	}
+	s.feed.send(Change{Kind: UserPut, User: updated.Clone()})
+	return updated, nil
+}
+
+// DeleteUser implements Store. It reads every key record to find the
+// user's, in the same transaction.
+func (s *BoltStore) DeleteUser(_ context.Context, name string) (*User, []*Key, error) {
+	var (
+		deleted *User
+		keys    []*Key
+	)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if deleted, err = userInTx(tx, name); err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
+			k, err := decodeKey(v)
+			if err == nil && k.User == name {
+				keys = append(keys, k)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := tx.Bucket(bucketDigests).Delete(k.Digest[:]); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketKeys).Delete([]byte(k.ID)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketUsers).Delete([]byte(name))
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, err
+	}
+	if err != nil {
+		return nil, nil, s.unavailable(err)
+	}
+	SortKeys(keys)
+	s.feed.send(Change{Kind: UserDeleted, ID: name, User: deleted.Clone()})
+	for _, k := range keys {
+		s.feed.send(Change{Kind: KeyDeleted, ID: k.ID})
+	}
+	return deleted, keys, nil
 }
 
 // Secret implements Store.

@@ -11,13 +11,18 @@ import (
 	"github.com/caddy-signet/signet/verifier"
 )
 
-// Entry is one key in the in-process view. Its Key is never modified after
-// the entry is published; an update publishes a new entry.
+// Entry is one key in the in-process view. Its Key and User are never
+// modified after the entry is published; an update of the key or of its
+// user publishes a new entry.
 type Entry struct {
 	Key *Key
-	// Any holds values derived from Key once, so the request path does not
-	// have to rebuild them (the Caddy handler keeps pre-boxed placeholder
-	// values here). Set by CacheOptions.Derive.
+	// User is the record of the key's user the entry was derived with:
+	// nil for a site-wide key, or when the view has no record of that
+	// name.
+	User *User
+	// Any holds values derived from Key and User once, so the request
+	// path does not have to rebuild them (the Caddy handler keeps
+	// pre-boxed placeholder values here). Set by CacheOptions.Derive.
 	Any any
 
 	expires  int64        // unix nanoseconds; 0 = never
@@ -52,7 +57,24 @@ func (e *Entry) LastUsed() time.Time {
 type view struct {
 	byDigest map[verifier.Digest]*Entry
 	byID     map[string]*Entry
-	loaded   time.Time // when the last full load finished
+	// users maps user names to records. Snapshots made by a key change
+	// share it; a user change copies it.
+	users  map[string]userSlot
+	loaded time.Time // when the last full load finished
+}
+
+// userSlot is a user record in the view.
+type userSlot struct {
+	u   *User
+	seq uint64 // Cache.seq when the record was applied
+}
+
+// userOf returns the record of k's user in v, or nil.
+func (v *view) userOf(k *Key) *User {
+	if k.User == "" {
+		return nil
+	}
+	return v.users[k.User].u
 }
 
 // tombstone remembers a deletion, so that a change message about the key
@@ -66,6 +88,14 @@ type tombstone struct {
 
 const tombstoneTTL = time.Hour
 
+// userTombstone remembers a deleted user's last revision. User names may be
+// used again, but revisions only grow: a message about the name with a
+// revision up to rev is about the deleted user, and ignored.
+type userTombstone struct {
+	rev uint64
+	at  time.Time
+}
+
 // CacheOptions tune a Cache.
 type CacheOptions struct {
 	// LastUsedInterval is how often last-used times are written to the
@@ -77,8 +107,11 @@ type CacheOptions struct {
 	// HealthInterval is how often the store is pinged to track staleness
 	// (see Stale). Default: 1s.
 	HealthInterval time.Duration
-	// Derive, if set, computes Entry.Any for each new entry.
-	Derive func(*Key) any
+	// Derive, if set, computes Entry.Any for each new entry: from the key
+	// and its user's record (nil for a site-wide key, and nil when there
+	// is no record of that name). Entries are derived again whenever
+	// their user changes.
+	Derive func(k *Key, u *User) any
 	// OnError is told about failures of background work (resync, flush).
 	OnError func(op string, err error)
 }
@@ -99,9 +132,10 @@ type Cache struct {
 	// full resync has caught up with what the feed missed.
 	lastOK atomic.Int64
 
-	mu      sync.Mutex           // serialises changes to the view
-	seq     uint64               // counts applied changes (under mu)
-	deleted map[string]tombstone // ids deleted recently
+	mu           sync.Mutex               // serialises changes to the view
+	seq          uint64                   // counts applied changes (under mu)
+	deleted      map[string]tombstone     // ids deleted recently
+	deletedUsers map[string]userTombstone // user names deleted recently
 
 	resync chan struct{} // asks the background loop for a full resync
 
@@ -119,14 +153,15 @@ type Cache struct {
 // (change feed, resync, last-used flushing). Close stops it.
 func NewCache(ctx context.Context, store Store, opts CacheOptions) (*Cache, error) {
 	c := &Cache{
-		store:   store,
-		opts:    opts,
-		deleted: make(map[string]tombstone),
-		resync:  make(chan struct{}, 1),
+		store:        store,
+		opts:         opts,
+		deleted:      make(map[string]tombstone),
+		deletedUsers: make(map[string]userTombstone),
+		resync:       make(chan struct{}, 1),
 	}
 	// Not derived from ctx, which bounds the initial load only.
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.view.Store(&view{byDigest: map[verifier.Digest]*Entry{}, byID: map[string]*Entry{}})
+	c.view.Store(&view{byDigest: map[verifier.Digest]*Entry{}, byID: map[string]*Entry{}, users: map[string]userSlot{}})
 	c.revs.Store(newRevView())
 	c.cancelFeed = store.Subscribe(c.apply)
 	if err := c.Resync(ctx); err != nil {
@@ -282,16 +317,25 @@ func (c *Cache) ByID(id string) *Entry {
 // Len returns the number of keys in the view.
 func (c *Cache) Len() int { return len(c.view.Load().byID) }
 
+// User returns the record of the user name in the view, or nil. It is
+// lock-free; the record is shared and must not be modified.
+func (c *Cache) User(name string) *User { return c.view.Load().users[name].u }
+
+// UserCount returns the number of users in the view.
+func (c *Cache) UserCount() int { return len(c.view.Load().users) }
+
 // LoadedAt returns when the last full load from the store finished.
 func (c *Cache) LoadedAt() time.Time { return c.view.Load().loaded }
 
-func (c *Cache) newEntry(k *Key, prev *Entry) *Entry {
-	e := &Entry{Key: k}
+// newEntry returns the entry for k, derived with u, its user's record; it
+// keeps prev's last-used times.
+func (c *Cache) newEntry(k *Key, u *User, prev *Entry) *Entry {
+	e := &Entry{Key: k, User: u}
 	if k.ExpiresAt != nil {
 		e.expires = k.ExpiresAt.UnixNano()
 	}
 	if c.opts.Derive != nil {
-		e.Any = c.opts.Derive(k)
+		e.Any = c.opts.Derive(k, u)
 	}
 	if prev != nil {
 		e.lastUsed.Store(prev.lastUsed.Load())
@@ -305,12 +349,20 @@ func (c *Cache) newEntry(k *Key, prev *Entry) *Entry {
 
 // Resync replaces the view with a full load from the store. Changes
 // applied while the load was in flight win over the loaded records, so a
-// slow resync never resurrects a deleted key or rolls back an update.
+// slow resync never resurrects a deleted key or user or rolls back an
+// update.
 func (c *Cache) Resync(ctx context.Context) error {
 	c.mu.Lock()
 	start := c.seq
 	c.mu.Unlock()
+	// Keys first: the user of every key loaded existed when the keys were
+	// read, so the users read next have it unless it was deleted since
+	// (with its keys, which the feed then reports).
 	keys, err := c.store.ListKeys(ctx)
+	if err != nil {
+		return err
+	}
+	users, err := c.store.ListUsers(ctx)
 	if err != nil {
 		return err
 	}
@@ -325,22 +377,33 @@ func (c *Cache) Resync(ctx context.Context) error {
 	v := &view{
 		byDigest: make(map[verifier.Digest]*Entry, len(keys)),
 		byID:     make(map[string]*Entry, len(keys)),
+		users:    c.resyncUsers(old, users, start),
 		loaded:   time.Now(),
+	}
+	// kept is an entry of the old view that stays, derived again if its
+	// user's record changed.
+	kept := func(e *Entry) *Entry {
+		if u := v.userOf(e.Key); u != e.User {
+			ne := c.newEntry(e.Key, u, e)
+			ne.seq = e.seq
+			return ne
+		}
+		return e
 	}
 	for _, k := range keys {
 		if tomb, gone := c.deleted[k.ID]; gone && tomb.seq > start {
 			continue
 		}
 		prev := old.byID[k.ID]
-		e := prev
 		if prev == nil || prev.seq <= start || prev.Key.Rev < k.Rev {
-			e = c.newEntry(k, prev)
+			v.byID[k.ID] = c.newEntry(k, v.userOf(k), prev)
+		} else {
+			v.byID[k.ID] = kept(prev)
 		}
-		v.byID[k.ID] = e
 	}
 	for id, e := range old.byID {
 		if _, ok := v.byID[id]; !ok && e.seq > start {
-			v.byID[id] = e // created while the load was in flight
+			v.byID[id] = kept(e) // created while the load was in flight
 		}
 	}
 	for _, e := range v.byID {
@@ -351,9 +414,39 @@ func (c *Cache) Resync(ctx context.Context) error {
 			delete(c.deleted, id)
 		}
 	}
+	for name, tomb := range c.deletedUsers {
+		if time.Since(tomb.at) > tombstoneTTL {
+			delete(c.deletedUsers, name)
+		}
+	}
 	c.view.Store(v)
 	c.lastOK.Store(time.Now().UnixNano())
 	return nil
+}
+
+// resyncUsers returns the users of the view a resync builds from the
+// loaded records: the later of the loaded and the viewed record of each
+// name, except deleted users, and the users created while the load was in
+// flight (applied after start). A record that did not change keeps its
+// pointer, so the entries derived with it stay. Called with c.mu held.
+func (c *Cache) resyncUsers(old *view, loaded []*User, start uint64) map[string]userSlot {
+	users := make(map[string]userSlot, len(loaded))
+	for _, u := range loaded {
+		if tomb, gone := c.deletedUsers[u.Name]; gone && tomb.rev >= u.Rev {
+			continue
+		}
+		if prev, ok := old.users[u.Name]; ok && prev.u.Rev >= u.Rev {
+			users[u.Name] = prev
+			continue
+		}
+		users[u.Name] = userSlot{u: u}
+	}
+	for name, prev := range old.users {
+		if _, ok := users[name]; !ok && prev.seq > start {
+			users[name] = prev
+		}
+	}
+	return users
 }
 
 // apply folds one change into the view. It is idempotent and ignores
@@ -385,7 +478,7 @@ func (c *Cache) apply(ch Change) {
 		if prev != nil {
 			delete(v.byDigest, prev.Key.Digest)
 		}
-		e := c.newEntry(k, prev)
+		e := c.newEntry(k, old.userOf(k), prev)
 		e.seq = c.seq
 		v.byDigest[k.Digest] = e
 		v.byID[k.ID] = e
@@ -404,11 +497,103 @@ func (c *Cache) apply(ch Change) {
 		delete(v.byDigest, prev.Key.Digest)
 		delete(v.byID, ch.ID)
 		c.view.Store(v)
+	case UserPut:
+		if ch.User != nil {
+			c.putUser(old, ch.User)
+		}
+	case UserDeleted:
+		c.deleteUser(old, ch.ID, ch.User, nil)
 	}
 }
 
+// clone copies the key maps of v; the users map is shared.
 func (v *view) clone() *view {
-	return &view{byDigest: maps.Clone(v.byDigest), byID: maps.Clone(v.byID), loaded: v.loaded}
+	return &view{byDigest: maps.Clone(v.byDigest), byID: maps.Clone(v.byID), users: v.users, loaded: v.loaded}
+}
+
+// putUser applies a UserPut of u unless the view holds that revision or a
+// later one, or the user was deleted at or after it: a new snapshot with
+// the record, and with the entries of the user's keys derived again.
+// Called with c.mu held.
+func (c *Cache) putUser(old *view, u *User) {
+	if tomb, gone := c.deletedUsers[u.Name]; gone && tomb.rev >= u.Rev {
+		return
+	}
+	if prev, ok := old.users[u.Name]; ok && prev.u.Rev >= u.Rev {
+		return
+	}
+	v := &view{byDigest: old.byDigest, byID: old.byID, users: maps.Clone(old.users), loaded: old.loaded}
+	v.users[u.Name] = userSlot{u: u, seq: c.seq}
+	var stale []*Entry
+	for _, e := range old.byID {
+		if e.Key.User == u.Name {
+			stale = append(stale, e)
+		}
+	}
+	if len(stale) > 0 {
+		v.byDigest, v.byID = maps.Clone(old.byDigest), maps.Clone(old.byID)
+		for _, prev := range stale {
+			e := c.newEntry(prev.Key, u, prev)
+			e.seq = prev.seq // the key record itself did not change
+			v.byDigest[e.Key.Digest], v.byID[e.Key.ID] = e, e
+		}
+	}
+	c.view.Store(v)
+}
+
+// deleteUser applies the deletion of the user name, whose record as
+// deleted is rec (nil if unknown), in one new snapshot, and removes the
+// user's keys: exactly the ids given (and remembers them as deleted), or,
+// when ids is nil, every key in the view whose User is name. The change
+// feed does the latter; it reports each key deleted next, and those
+// messages remember the ids. A deletion older than the record the view
+// holds (a user created again under the name) leaves the record and its
+// keys alone. Called with c.mu held.
+func (c *Cache) deleteUser(old *view, name string, rec *User, ids []string) {
+	prev, ok := old.users[name]
+	var rev uint64
+	switch {
+	case rec != nil:
+		rev = rec.Rev
+	case ok:
+		rev = prev.u.Rev
+	}
+	current := !ok || prev.u.Rev <= rev
+	if current && rev > 0 && c.deletedUsers[name].rev < rev {
+		c.deletedUsers[name] = userTombstone{rev: rev, at: time.Now()}
+	}
+	v := &view{byDigest: old.byDigest, byID: old.byID, users: old.users, loaded: old.loaded}
+	removeUser := ok && current
+	if removeUser {
+		v.users = maps.Clone(old.users)
+		delete(v.users, name)
+	}
+	var gone []*Entry
+	if ids != nil {
+		for _, id := range ids {
+			c.deleted[id] = tombstone{seq: c.seq, at: time.Now()}
+			if e := old.byID[id]; e != nil {
+				gone = append(gone, e)
+			}
+		}
+	} else if current {
+		for _, e := range old.byID {
+			if e.Key.User == name {
+				gone = append(gone, e)
+			}
+		}
+	}
+	if len(gone) == 0 && !removeUser {
+		return // nothing to remove
+	}
+	if len(gone) > 0 {
+		v.byDigest, v.byID = maps.Clone(old.byDigest), maps.Clone(old.byID)
+		for _, e := range gone {
+			delete(v.byDigest, e.Key.Digest)
+			delete(v.byID, e.Key.ID)
+		}
+	}
+	c.view.Store(v)
 }
 
 // CreateKey stores k and adds it to the view.
@@ -438,6 +623,43 @@ func (c *Cache) DeleteKey(ctx context.Context, id string) (*Key, error) {
 	}
 	c.apply(Change{Kind: KeyDeleted, ID: id})
 	return k, nil
+}
+
+// CreateUser stores u and adds it to the view.
+func (c *Cache) CreateUser(ctx context.Context, u *User) error {
+	if err := c.store.CreateUser(ctx, u); err != nil {
+		return err
+	}
+	c.apply(Change{Kind: UserPut, User: u.Clone()})
+	return nil
+}
+
+// UpdateUser updates the user in the store and in the view, where the
+// entries of its keys are derived again.
+func (c *Cache) UpdateUser(ctx context.Context, name string, fn func(*User) error) (*User, error) {
+	u, err := c.store.UpdateUser(ctx, name, fn)
+	if err != nil {
+		return nil, err
+	}
+	c.apply(Change{Kind: UserPut, User: u.Clone()})
+	return u, nil
+}
+
+// DeleteUser deletes the user and its keys from the store and the view.
+func (c *Cache) DeleteUser(ctx context.Context, name string) (*User, []*Key, error) {
+	u, keys, err := c.store.DeleteUser(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	c.mu.Lock()
+	c.seq++
+	c.deleteUser(c.view.Load(), name, u.Clone(), ids)
+	c.mu.Unlock()
+	return u, keys, nil
 }
 
 // flushTimeout bounds a write of last-used times, so that neither the

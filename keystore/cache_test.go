@@ -22,12 +22,13 @@ import (
 type cacheTestStore struct {
 	*BoltStore
 
-	mu          sync.Mutex
-	afterList   func(ctx context.Context, keys []*Key)
-	afterUpdate func(k *Key)
-	touches     []map[string]time.Time
-	detached    bool
-	feed        fanout // what the test injects
+	mu             sync.Mutex
+	afterList      func(ctx context.Context, keys []*Key)
+	afterListUsers func(ctx context.Context, users []*User)
+	afterUpdate    func(k *Key)
+	touches        []map[string]time.Time
+	detached       bool
+	feed           fanout // what the test injects
 }
 
 func newCacheTestStore(t *testing.T, detached bool) *cacheTestStore {
@@ -43,6 +44,17 @@ func (s *cacheTestStore) ListKeys(ctx context.Context) ([]*Key, error) {
 		hook(ctx, keys)
 	}
 	return keys, err
+}
+
+func (s *cacheTestStore) ListUsers(ctx context.Context) ([]*User, error) {
+	users, err := s.BoltStore.ListUsers(ctx)
+	s.mu.Lock()
+	hook := s.afterListUsers
+	s.mu.Unlock()
+	if hook != nil && err == nil {
+		hook(ctx, users)
+	}
+	return users, err
 }
 
 func (s *cacheTestStore) UpdateKey(ctx context.Context, id string, fn func(*Key) error) (*Key, error) {
@@ -81,6 +93,12 @@ func (s *cacheTestStore) inject(c Change) { s.feed.send(c) }
 func (s *cacheTestStore) setAfterList(fn func(context.Context, []*Key)) {
 	s.mu.Lock()
 	s.afterList = fn
+	s.mu.Unlock()
+}
+
+func (s *cacheTestStore) setAfterListUsers(fn func(context.Context, []*User)) {
+	s.mu.Lock()
+	s.afterListUsers = fn
 	s.mu.Unlock()
 }
 
@@ -135,7 +153,7 @@ func TestCacheLoadsExistingKeys(t *testing.T) {
 	}
 	touchesBefore := s.touchCount()
 
-	c := newTestCache(t, s, CacheOptions{Derive: func(k *Key) any { return "derived:" + k.Name }})
+	c := newTestCache(t, s, CacheOptions{Derive: func(k *Key, _ *User) any { return "derived:" + k.Name }})
 	if c.Len() != 3 {
 		t.Fatalf("Len() = %d, want 3", c.Len())
 	}

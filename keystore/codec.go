@@ -68,6 +68,35 @@ func decodeStored(rec, lastUsed string) (*Key, error) {
 	return k, nil
 }
 
+// userRecord is how a user is serialised (a bbolt value, a Redis hash
+// field, a change message). Its Rev shadows User.Rev, so a record encoded
+// with Rev zero has no "rev" at all: RedisStore's scripts add it, as they
+// assign revisions.
+type userRecord struct {
+	*User
+	Rev uint64 `json:"rev,omitempty"`
+}
+
+// encodeUser serialises u, its Rev included.
+func encodeUser(u *User) ([]byte, error) { return json.Marshal(userRecord{User: u, Rev: u.Rev}) }
+
+// encodeUserBody serialises u without its Rev: a JSON object that starts
+// with its "name", to which a script prepends the "rev" it assigns.
+func encodeUserBody(u *User) ([]byte, error) { return json.Marshal(userRecord{User: u}) }
+
+// decodeUser is the inverse of encodeUser.
+func decodeUser(b []byte) (*User, error) {
+	r := userRecord{User: new(User)}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	if r.Name == "" {
+		return nil, fmt.Errorf("user record without a name")
+	}
+	r.User.Rev = r.Rev
+	return r.User, nil
+}
+
 // encodeSecret serialises the generated signing secret.
 func encodeSecret(sec Secret) ([]byte, error) { return json.Marshal(sec) }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,7 +41,6 @@ func confNewKey(t testing.TB, name string, created time.Time) *Key {
 		ID:          id,
 		Name:        name,
 		Type:        verifier.KeySecret,
-		User:        "alice",
 		Scopes:      []string{"/alice/", "/shared/"},
 		Permissions: verifier.PermRead,
 		Hint:        verifier.KeyHint(tok),
@@ -97,40 +97,71 @@ func confDigestTaken(t testing.TB, s Store, d verifier.Digest) bool {
 }
 
 // confDiff describes how two key records differ, or returns "".
-func confDiff(got, want *Key) string {
-	switch {
-	case got == nil || want == nil:
+func confDiff(got, want *Key) string { return confRecordDiff(got, want) }
+
+// confRecordDiff describes the first field in which two records differ,
+// or returns "". Times are compared with Equal, slices by their elements
+// (nil and empty are equal).
+func confRecordDiff[T any](got, want *T) string {
+	if got == nil || want == nil {
 		if got != want {
 			return fmt.Sprintf("got %v, want %v", got, want)
 		}
-	case got.ID != want.ID:
-		return fmt.Sprintf("ID %q, want %q", got.ID, want.ID)
-	case got.Name != want.Name:
-		return fmt.Sprintf("Name %q, want %q", got.Name, want.Name)
-	case got.Type != want.Type:
-		return fmt.Sprintf("Type %q, want %q", got.Type, want.Type)
-	case got.User != want.User:
-		return fmt.Sprintf("User %q, want %q", got.User, want.User)
-	case !slices.Equal(got.Scopes, want.Scopes):
-		return fmt.Sprintf("Scopes %q, want %q", got.Scopes, want.Scopes)
-	case got.Permissions != want.Permissions:
-		return fmt.Sprintf("Permissions %q, want %q", got.Permissions, want.Permissions)
-	case got.Hint != want.Hint:
-		return fmt.Sprintf("Hint %q, want %q", got.Hint, want.Hint)
-	case !got.CreatedAt.Equal(want.CreatedAt):
-		return fmt.Sprintf("CreatedAt %v, want %v", got.CreatedAt, want.CreatedAt)
-	case !got.UpdatedAt.Equal(want.UpdatedAt):
-		return fmt.Sprintf("UpdatedAt %v, want %v", got.UpdatedAt, want.UpdatedAt)
-	case !confTimeEqual(got.ExpiresAt, want.ExpiresAt):
-		return fmt.Sprintf("ExpiresAt %v, want %v", got.ExpiresAt, want.ExpiresAt)
-	case !confTimeEqual(got.LastUsedAt, want.LastUsedAt):
-		return fmt.Sprintf("LastUsedAt %v, want %v", got.LastUsedAt, want.LastUsedAt)
-	case got.Rev != want.Rev:
-		return fmt.Sprintf("Rev %d, want %d", got.Rev, want.Rev)
-	case got.Digest != want.Digest:
-		return fmt.Sprintf("Digest %x, want %x", got.Digest[:4], want.Digest[:4])
+		return ""
+	}
+	g, w := reflect.ValueOf(got).Elem(), reflect.ValueOf(want).Elem()
+	for i := range g.NumField() {
+		gf, wf := g.Field(i).Interface(), w.Field(i).Interface()
+		var same bool
+		switch gv := gf.(type) {
+		case time.Time:
+			same = gv.Equal(wf.(time.Time))
+		case *time.Time:
+			same = confTimeEqual(gv, wf.(*time.Time))
+		default:
+			if g.Field(i).Kind() == reflect.Slice {
+				same = g.Field(i).Len() == w.Field(i).Len() && (g.Field(i).Len() == 0 || reflect.DeepEqual(gf, wf))
+			} else {
+				same = reflect.DeepEqual(gf, wf)
+			}
+		}
+		if !same {
+			return fmt.Sprintf("%s %v, want %v", g.Type().Field(i).Name, confShow(gf), confShow(wf))
+		}
 	}
 	return ""
+}
+
+// confShow is how confRecordDiff prints a field: pointers by what they
+// point at, a digest by its first bytes.
+func confShow(v any) any {
+	switch v := v.(type) {
+	case *time.Time:
+		if v != nil {
+			return *v
+		}
+	case verifier.Digest:
+		return fmt.Sprintf("%x…", v[:4])
+	}
+	return v
+}
+
+// confConcurrently runs fn n times at once and fails the test if any of
+// them fails.
+func confConcurrently(t testing.TB, n int, fn func() error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() { errs <- fn() })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent call: %v", err)
+		}
+	}
 }
 
 // confFeed collects a subscription's changes.
@@ -387,28 +418,17 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		k := confNewKey(t, "0", confBase)
 		confCreate(t, s, k)
 		const n = 16
-		var wg sync.WaitGroup
-		errs := make(chan error, n)
-		for range n {
-			wg.Go(func() {
-				_, err := s.UpdateKey(ctx, k.ID, func(r *Key) error {
-					c, err := strconv.Atoi(r.Name)
-					if err != nil {
-						return err
-					}
-					r.Name = strconv.Itoa(c + 1)
-					return nil
-				})
-				errs <- err
+		confConcurrently(t, n, func() error {
+			_, err := s.UpdateKey(ctx, k.ID, func(r *Key) error {
+				c, err := strconv.Atoi(r.Name)
+				if err != nil {
+					return err
+				}
+				r.Name = strconv.Itoa(c + 1)
+				return nil
 			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatalf("concurrent UpdateKey: %v", err)
-			}
-		}
+			return err
+		})
 		got := confGet(t, s, k.ID)
 		if got.Name != strconv.Itoa(n) || got.Rev != k.Rev+n {
 			t.Errorf("after %d concurrent increments: counter %s, rev %d; want %d, %d", n, got.Name, got.Rev, n, k.Rev+n)
@@ -717,6 +737,7 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 	})
 
 	confRevocations(t, open)
+	confUsers(t, open)
 }
 
 // confURLID returns a fresh signed-URL id.
@@ -979,6 +1000,7 @@ func testStoreAfterClose(t *testing.T, s Store) *Key {
 	t.Helper()
 	ctx := context.Background()
 	k := confCreate(t, s, confNewKey(t, "k", confBase))
+	confCreateUser(t, s, confNewUser("alice"))
 	feed, cancel := confSubscribe(s)
 	defer cancel()
 	if err := s.Close(); err != nil {
@@ -1003,6 +1025,14 @@ func testStoreAfterClose(t *testing.T, s Store) *Key {
 		},
 		"ListRevocations": func() error { _, err := s.ListRevocations(ctx, time.Now()); return err },
 		"Ping":            func() error { return s.Ping(ctx) },
+		"CreateUser":      func() error { return s.CreateUser(ctx, confNewUser("new")) },
+		"GetUser":         func() error { _, err := s.GetUser(ctx, "alice"); return err },
+		"ListUsers":       func() error { _, err := s.ListUsers(ctx); return err },
+		"UpdateUser": func() error {
+			_, err := s.UpdateUser(ctx, "alice", func(*User) error { return nil })
+			return err
+		},
+		"DeleteUser": func() error { _, _, err := s.DeleteUser(ctx, "alice"); return err },
 	}
 	for name, op := range ops {
 		t.Run(name, func(t *testing.T) {

@@ -105,6 +105,14 @@ const (
 	Resync
 	// RevocationAdded: Change.Revocation was stored.
 	RevocationAdded
+	// UserPut: a user was created or updated; Change.User holds the
+	// record.
+	UserPut
+	// UserDeleted: the user Change.ID was deleted; Change.User holds the
+	// record as it was, whose Rev is the last of that user (a user
+	// created later under the same name has a greater one). Its keys
+	// were deleted with it: KeyDeleted follows for each.
+	UserDeleted
 )
 
 // Change is one message of a store's change feed.
@@ -113,4 +121,5 @@ type Change struct {
 	Key        *Key
 	ID         string
 	Revocation *Revocation
+	User       *User
 }

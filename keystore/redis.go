@@ -33,12 +33,15 @@ const redisUpdateAttempts = 100
 //	{ns}:secret       STRING JSON of the generated signing secret
 //	{ns}:revocations  ZSET   Revocation.Ident() scored by ExpiresAt (unix ms);
 //	                         the key expires with its latest record
+//	{ns}:users        HASH   user name -> JSON record (with its rev)
+//	{ns}:userrev      STRING the last user revision given out (INCR), so
+//	                         revisions only grow, across deletions too
 //	{ns}:changes      pub/sub channel of the change feed
 //
-// Writes are single Lua scripts (create, delete, touch, revoke) or an
-// optimistic WATCH/MULTI transaction (update), and each publishes its change
-// message in the same script or transaction, so a write is never stored
-// without its message being published. Pub/sub still loses messages
+// Writes are single Lua scripts (create, delete, touch, revoke, and every
+// user write) or an optimistic WATCH/MULTI transaction (UpdateKey), and
+// each publishes its change message in the same script or transaction, so
+// a write is never stored without its message being published. Pub/sub still loses messages
 // (a subscriber that is disconnected at the time misses them): the feed
 // then reports a Resync when it reconnects, and the cache's periodic
 // resync repairs anything else.
@@ -53,7 +56,7 @@ const redisUpdateAttempts = 100
 type RedisStore struct {
 	client redis.UniversalClient
 
-	kKeys, kDigests, kLastUsed, kSecret, kRevs, channel string
+	kKeys, kDigests, kLastUsed, kSecret, kRevs, kUsers, kUserRev, channel string
 
 	closeState
 	// feeds is the context of the change-feed goroutines (redisfeed.go):
@@ -81,6 +84,8 @@ func NewRedisStore(client redis.UniversalClient, namespace string) *RedisStore {
 		kLastUsed: p + "lastused",
 		kSecret:   p + "secret",
 		kRevs:     p + "revocations",
+		kUsers:    p + "users",
+		kUserRev:  p + "userrev",
 		channel:   p + "changes",
 		feeds:     feeds,
 		stopFeeds: stop,
@@ -93,12 +98,15 @@ func optString(v any) string {
 	return s
 }
 
-// CreateKey: KEYS keys, digests, lastused; ARGV id, digest hex, record,
-// last used ("" for none), channel, message. Returns 1, or 0 if the id or
-// the digest exists.
+// CreateKey: KEYS keys, digests, lastused, users; ARGV id, digest hex,
+// record, last used ("" for none), channel, message, user ("" for none).
+// Returns 1, 0 if the id or the digest exists, or -1 if the user does not.
 var redisCreateKey = redis.NewScript(`
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 or redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then
   return 0
+end
+if ARGV[7] ~= '' and redis.call('HEXISTS', KEYS[4], ARGV[7]) == 0 then
+  return -1
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
@@ -135,13 +143,15 @@ func (s *RedisStore) CreateKey(ctx context.Context, k *Key) error {
 		lastUsed = strconv.FormatInt(k.LastUsedAt.Unix(), 10)
 	}
 	n, err := redisCreateKey.Run(ctx, s.client,
-		[]string{s.kKeys, s.kDigests, s.kLastUsed},
-		k.ID, hex.EncodeToString(k.Digest[:]), rec, lastUsed, s.channel, msg).Int()
-	if err != nil {
+		[]string{s.kKeys, s.kDigests, s.kLastUsed, s.kUsers},
+		k.ID, hex.EncodeToString(k.Digest[:]), rec, lastUsed, s.channel, msg, k.User).Int()
+	switch {
+	case err != nil:
 		return s.unavailable(err)
-	}
-	if n == 0 {
+	case n == 0:
 		return ErrExists
+	case n < 0:
+		return noSuchUser(k.User)
 	}
 	return nil
 }
@@ -216,9 +226,10 @@ func (s *RedisStore) ListKeys(ctx context.Context) ([]*Key, error) {
 	return out, nil
 }
 
-// UpdateKey implements Store. It is optimistic: the keys hash is WATCHed,
-// fn runs on a fresh copy of the record, and the write is retried if
-// anything changed the hash in between, so fn may run more than once.
+// UpdateKey implements Store. It is optimistic: the keys and users hashes
+// are WATCHed, fn runs on a fresh copy of the record, and the write is
+// retried if anything changed them in between, so fn may run more than
+// once.
 // LastUsedAt is not part of the update (only TouchKeys changes it): the
 // result carries the stored value.
 func (s *RedisStore) UpdateKey(ctx context.Context, id string, fn func(*Key) error) (*Key, error) {
@@ -252,6 +263,14 @@ func (s *RedisStore) UpdateKey(ctx context.Context, id string, fn func(*Key) err
 			}
 			k = k.Clone() // fn may keep its argument
 			k.ID, k.Digest, k.Rev, k.LastUsedAt = id, digest, rev+1, lastUsed
+			if k.User != "" {
+				switch ok, err := tx.HExists(ctx, s.kUsers, k.User).Result(); {
+				case err != nil:
+					return err
+				case !ok:
+					return noSuchUser(k.User)
+				}
+			}
 			stored, msg, err := putPayload(k)
 			if err != nil {
 				return err
@@ -265,12 +284,14 @@ func (s *RedisStore) UpdateKey(ctx context.Context, id string, fn func(*Key) err
 				updated = k
 			}
 			return err
-		}, s.kKeys)
+		}, s.kKeys, s.kUsers)
 		switch {
 		case fnErr != nil:
 			return nil, fnErr
 		case errors.Is(err, ErrNotFound):
 			return nil, ErrNotFound
+		case errors.Is(err, ErrNoSuchUser):
+			return nil, err
 		case errors.Is(err, redis.TxFailedErr):
 			if ctx.Err() != nil {
 				return nil, s.unavailable(ctx.Err())
@@ -343,6 +364,225 @@ func (s *RedisStore) TouchKeys(ctx context.Context, lastUsed map[string]time.Tim
 		args = append(args, id, strconv.FormatInt(t.Unix(), 10))
 	}
 	return s.unavailable(redisTouchKeys.Run(ctx, s.client, []string{s.kKeys, s.kLastUsed}, args...).Err())
+}
+
+// putUser: KEYS users, userrev; ARGV name, the record expected ("" for
+// none: a creation), the new record without its rev (encodeUserBody),
+// channel. Stores the record under the next revision, which it puts
+// first, and publishes it, if the stored record is still the one expected.
+// Returns the revision, 0 if the user exists (creation) or changed
+// meanwhile (update), or -1 if it is gone (update).
+var redisPutUser = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[2] == '' then
+  if cur then return 0 end
+elseif not cur then
+  return -1
+elseif cur ~= ARGV[2] then
+  return 0
+end
+local rev = redis.call('INCR', KEYS[2])
+local rec = '{"rev":' .. rev .. ',' .. string.sub(ARGV[3], 2)
+redis.call('HSET', KEYS[1], ARGV[1], rec)
+redis.call('PUBLISH', ARGV[4], '{"kind":"user_put","user":' .. rec .. '}')
+return rev
+`)
+
+// putUser runs redisPutUser for u, expecting the stored record to be
+// expected ("" for none), and sets u.Rev. ok is false if the script
+// reported 0 (exists, or changed meanwhile).
+func (s *RedisStore) putUser(ctx context.Context, u *User, expected string) (ok bool, err error) {
+	body, err := encodeUserBody(u)
+	if err != nil {
+		return false, err
+	}
+	rev, err := redisPutUser.Run(ctx, s.client, []string{s.kUsers, s.kUserRev},
+		u.Name, expected, body, s.channel).Int64()
+	switch {
+	case err != nil:
+		return false, s.unavailable(err)
+	case rev < 0:
+		return false, ErrNotFound
+	case rev == 0:
+		return false, nil
+	}
+	u.Rev = uint64(rev)
+	return true, nil
+}
+
+// CreateUser implements Store.
+func (s *RedisStore) CreateUser(ctx context.Context, u *User) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if err := u.Validate(); err != nil {
+		return err
+	}
+	ok, err := s.putUser(ctx, u, "")
+	if err == nil && !ok {
+		err = ErrExists
+	}
+	return err
+}
+
+// getUserRecord returns the stored record of the user name.
+func (s *RedisStore) getUserRecord(ctx context.Context, name string) (string, *User, error) {
+	rec, err := s.client.HGet(ctx, s.kUsers, name).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil, ErrNotFound
+	}
+	if err != nil {
+		return "", nil, s.unavailable(err)
+	}
+	u, err := decodeUser([]byte(rec))
+	if err != nil {
+		return "", nil, s.unavailable(fmt.Errorf("user %q: %v", name, err))
+	}
+	return rec, u, nil
+}
+
+// GetUser implements Store.
+func (s *RedisStore) GetUser(ctx context.Context, name string) (*User, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	_, u, err := s.getUserRecord(ctx, name)
+	return u, err
+}
+
+// ListUsers implements Store.
+func (s *RedisStore) ListUsers(ctx context.Context) ([]*User, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	recs, err := s.client.HGetAll(ctx, s.kUsers).Result()
+	if err != nil {
+		return nil, s.unavailable(err)
+	}
+	out := make([]*User, 0, len(recs))
+	for name, rec := range recs {
+		u, err := decodeUser([]byte(rec))
+		if err != nil {
+			return nil, s.unavailable(fmt.Errorf("user %q: %v", name, err))
+		}
+		out = append(out, u)
+	}
+	sortUsers(out)
+	return out, nil
+}
+
+// UpdateUser implements Store. It is optimistic: fn runs on the record
+// read, and the script stores the result only if the record is still the
+// one read (every write gives a new revision, so an equal record is the
+// same record); otherwise it reads again, so fn may run more than once.
+func (s *RedisStore) UpdateUser(ctx context.Context, name string, fn func(*User) error) (*User, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	for range redisUpdateAttempts {
+		rec, u, err := s.getUserRecord(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(u); err != nil {
+			return nil, err
+		}
+		u = u.Clone() // fn may keep its argument
+		u.Name = name
+		if err := u.Validate(); err != nil {
+			return nil, err
+		}
+		ok, err := s.putUser(ctx, u, rec)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return u, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: updating user %s: too many concurrent writes", ErrUnavailable, name)
+}
+
+// DeleteUser: KEYS users, keys, digests, lastused; ARGV name, channel.
+// Deletes the user and every key whose record names it (found by reading
+// the whole keys hash: a substring test, confirmed by decoding), publishes
+// user_deleted then key_deleted for each key, and returns nil, or {user
+// record, key record, key last used or nil, …}. The name must be a valid
+// user name, which JSON spells as is.
+var redisDeleteUser = redis.NewScript(`
+local rec = redis.call('HGET', KEYS[1], ARGV[1])
+if not rec then return false end
+local needle = '"user":"' .. ARGV[1] .. '"'
+local found, seen = {}, {}
+local cursor = '0'
+repeat
+  local page = redis.call('HSCAN', KEYS[2], cursor, 'COUNT', 1000)
+  cursor = page[1]
+  local kv = page[2]
+  for i = 1, #kv, 2 do
+    local id, v = kv[i], kv[i + 1]
+    if not seen[id] and string.find(v, needle, 1, true) then
+      local ok, k = pcall(cjson.decode, v)
+      if ok and type(k) == 'table' and k.user == ARGV[1] then
+        seen[id] = true
+        found[#found + 1] = {id, v, k.digest}
+      end
+    end
+  end
+until cursor == '0'
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], '{"kind":"user_deleted","user":' .. rec .. '}')
+local out = {rec}
+for _, f in ipairs(found) do
+  local id, digest = f[1], f[3]
+  out[#out + 1] = f[2]
+  out[#out + 1] = redis.call('HGET', KEYS[4], id)
+  if type(digest) == 'string' and redis.call('HGET', KEYS[3], digest) == id then
+    redis.call('HDEL', KEYS[3], digest)
+  end
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('PUBLISH', ARGV[2], cjson.encode({kind = 'key_deleted', id = id}))
+end
+return out
+`)
+
+// DeleteUser implements Store. The script reads every key record, so it
+// holds Redis for a time proportional to the number of keys (of all
+// users).
+func (s *RedisStore) DeleteUser(ctx context.Context, name string) (*User, []*Key, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, nil, err
+	}
+	if !ValidUserName(name) {
+		return nil, nil, ErrNotFound // the script relies on it
+	}
+	v, err := redisDeleteUser.Run(ctx, s.client,
+		[]string{s.kUsers, s.kKeys, s.kDigests, s.kLastUsed}, name, s.channel).Slice()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, s.unavailable(err)
+	}
+	if len(v)%2 != 1 {
+		return nil, nil, s.unavailable(fmt.Errorf("unexpected reply %v", v))
+	}
+	// Unreadable records are deleted all the same, and reported.
+	u, err := decodeUser([]byte(optString(v[0])))
+	if err != nil {
+		return nil, nil, s.unavailable(fmt.Errorf("user %q: %v", name, err))
+	}
+	keys := make([]*Key, 0, len(v)/2)
+	for i := 1; i < len(v); i += 2 {
+		k, err := decodeStored(optString(v[i]), optString(v[i+1]))
+		if err != nil {
+			return nil, nil, s.unavailable(err)
+		}
+		keys = append(keys, k)
+	}
+	SortKeys(keys)
+	return u, keys, nil
 }
 
 // Secret implements Store. The first instance to store a secret (SET NX)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,6 +75,7 @@ func TestRedisLayout(t *testing.T) {
 	if err := s.Revoke(ctx, r); err != nil {
 		t.Fatal(err)
 	}
+	u := confCreateUser(t, s, confNewUser("alice"))
 	keys, err := srv.Client().Keys(ctx, "*").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +83,7 @@ func TestRedisLayout(t *testing.T) {
 	want := map[string]bool{
 		"{signet}:keys": true, "{signet}:digests": true, "{signet}:lastused": true,
 		"{signet}:secret": true, "{signet}:revocations": true,
+		"{signet}:users": true, "{signet}:userrev": true,
 	}
 	if len(keys) != len(want) {
 		t.Errorf("keys = %q, want %d keys", keys, len(want))
@@ -92,6 +95,16 @@ func TestRedisLayout(t *testing.T) {
 	}
 	if typ := srv.Client().Type(ctx, "{signet}:revocations").Val(); typ != "zset" {
 		t.Errorf("revocations are a %s, want a zset", typ)
+	}
+	// A user is one field of the users hash; its revision is the counter's.
+	if typ := srv.Client().Type(ctx, "{signet}:users").Val(); typ != "hash" {
+		t.Errorf("users are a %s, want a hash", typ)
+	}
+	if fields := srv.Client().HKeys(ctx, "{signet}:users").Val(); !slices.Equal(fields, []string{"alice"}) {
+		t.Errorf("users hash fields = %q, want [alice]", fields)
+	}
+	if rev, _ := srv.Client().Get(ctx, "{signet}:userrev").Uint64(); rev != u.Rev {
+		t.Errorf("userrev = %d, want the user's rev %d", rev, u.Rev)
 	}
 	// Only the revocations expire.
 	for _, key := range keys {
@@ -403,6 +416,8 @@ func TestRedisIgnoresMalformedMessages(t *testing.T) {
 		"", "not json", "{}", `{"kind":"nope"}`, `{"kind":"key_put"}`, `{"kind":"key_put","key":{"id":"x","digest":"zz"}}`,
 		`{"kind":"key_deleted"}`, `{"kind":"revocation_added","ident":"url|0|short","expires_ms":"1"}`,
 		`{"kind":"revocation_added","ident":"url|0|AAAAAAAAAAAAAAAAAAAAAA","expires_ms":"soon"}`,
+		`{"kind":"user_put"}`, `{"kind":"user_put","user":{"rev":3}}`, `{"kind":"user_put","user":"alice"}`,
+		`{"kind":"user_deleted"}`, `{"kind":"user_deleted","user":{"scopes":["/"]}}`,
 	} {
 		if err := srv.Client().Publish(ctx, "{signet}:changes", msg).Err(); err != nil {
 			t.Fatal(err)

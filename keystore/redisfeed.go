@@ -37,6 +37,8 @@ const (
 	redisMsgKeyPut          = "key_put"
 	redisMsgKeyDeleted      = "key_deleted"
 	redisMsgRevocationAdded = "revocation_added"
+	redisMsgUserPut         = "user_put"
+	redisMsgUserDeleted     = "user_deleted"
 )
 
 type redisMessage struct {
@@ -46,6 +48,10 @@ type redisMessage struct {
 	Key json.RawMessage `json:"key,omitempty"`
 	// ID is the deleted key's id for key_deleted.
 	ID string `json:"id,omitempty"`
+	// User is the user record (with its rev) for user_put, and the
+	// record as it was for user_deleted. Both are built by the scripts
+	// (redis.go).
+	User json.RawMessage `json:"user,omitempty"`
 	// Ident and ExpiresMs are the stored revocation (its identity and
 	// the expiry kept, unix ms) for revocation_added.
 	Ident     string `json:"ident,omitempty"`
@@ -62,7 +68,7 @@ func putMessage(k *Key) ([]byte, error) {
 }
 
 // deletedMessage is the key_deleted message for the key id. (The
-// revocation_added message is built by the Revoke script.)
+// revocation_added and user messages are built by the scripts.)
 func deletedMessage(id string) ([]byte, error) {
 	return json.Marshal(redisMessage{Kind: redisMsgKeyDeleted, ID: id})
 }
@@ -280,6 +286,15 @@ func decodeRedisMessage(payload string) (c Change, ok bool) {
 			return Change{}, false
 		}
 		return Change{Kind: KeyDeleted, ID: m.ID}, true
+	case redisMsgUserPut, redisMsgUserDeleted:
+		u, err := decodeUser(m.User)
+		if err != nil {
+			return Change{}, false
+		}
+		if m.Kind == redisMsgUserDeleted {
+			return Change{Kind: UserDeleted, ID: u.Name, User: u}, true
+		}
+		return Change{Kind: UserPut, User: u}, true
 	case redisMsgRevocationAdded:
 		ms, err := strconv.ParseFloat(m.ExpiresMs, 64)
 		if err != nil || math.IsNaN(ms) || math.IsInf(ms, 0) {

@@ -43,6 +43,7 @@ type config struct {
 	appendOnly bool
 	extra      []string
 	configFile string
+	rdb        string
 }
 
 // Args passes extra command-line arguments to redis-server.
@@ -55,6 +56,15 @@ func Args(args ...string) Option {
 // Start.
 func AppendOnly() Option {
 	return func(c *config) { c.appendOnly = true }
+}
+
+// RDB makes the server start with the data of the RDB snapshot at path
+// (such as a dump.rdb committed as a test fixture): a copy of the file is
+// put in the server's directory before it starts, so the original is never
+// changed. Not for use with AppendOnly, where the server loads its
+// append-only file instead.
+func RDB(path string) Option {
+	return func(c *config) { c.rdb = path }
 }
 
 // Server is one redis-server process (or, between Stop and Start, the
@@ -86,6 +96,11 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&s.cfg)
 	}
+	if s.cfg.rdb != "" {
+		if err := copyFile(s.cfg.rdb, filepath.Join(s.dir, "dump.rdb")); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+	}
 	t.Cleanup(s.cleanup)
 	// The free port is found by binding and releasing it, so another
 	// process may take it in between: try a few ports before giving up.
@@ -100,6 +115,14 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	t.Fatalf("redistest: starting redis-server: %v", lastErr)
 	return nil
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o600)
 }
 
 func freePort() (int, error) {
