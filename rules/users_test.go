@@ -107,8 +107,14 @@ func TestEscalation(t *testing.T) {
 		{"a public key lists keys", MayListKeys(as(alicePub))},
 		{"a disabled key creates a key", create(as(aliceOff), NewKeyRequest{})},
 		{"a key of a disabled user creates a key", create(KeyActor(aliceKey, disabledAlice, true), NewKeyRequest{})},
-		{"a user key creates a user", func() error { _, err := NewUser(as(aliceKey), UserRequest{Name: "eve", Scopes: []string{"/"}}, now); return err }()},
-		{"a user key makes its user an admin", func() error { _, err := UpdateUser(as(aliceKey), UserUpdate{Permissions: str("admin")}, now); return err }()},
+		{"a user key creates a user", func() error {
+			_, err := NewUser(as(aliceKey), UserRequest{Name: "eve", Scopes: []string{"/"}}, now)
+			return err
+		}()},
+		{"a user key makes its user an admin", func() error {
+			_, err := UpdateUser(as(aliceKey), UserUpdate{Permissions: str("admin")}, now)
+			return err
+		}()},
 		{"a user key widens its user", func() error { _, err := UpdateUser(as(aliceKey), UserUpdate{Scopes: scopes("/")}, now); return err }()},
 		{"a user key deletes a user", DeleteUser(as(aliceKey))},
 		{"a user key lists users", ReadUsers(as(aliceKey))},
