@@ -44,14 +44,6 @@ func (c apiCall) audit(msg string, fields ...zap.Field) {
 	auditLog().Info(msg, append([]zap.Field{zap.String("api", c.api), zap.String("actor", c.actor.ID())}, fields...)...)
 }
 
-// noSuchUser turns the store's atomic check into the API's 400.
-func noSuchUser(err error) error {
-	if errors.Is(err, keystore.ErrNoSuchUser) {
-		return rules.BadField("user", "no such user: create the user first")
-	}
-	return err
-}
-
 func (c apiCall) createKey() error {
 	var req rules.NewKeyRequest
 	if err := decodeJSON(c.w, c.r, &req, maxAdminBody, `{"name": "ci"}`); err != nil {
@@ -64,7 +56,7 @@ func (c apiCall) createKey() error {
 	ctx, cancel := storeContext(c.r)
 	defer cancel()
 	if err := c.cache().CreateKey(ctx, k); err != nil {
-		return noSuchUser(err)
+		return err
 	}
 	c.app.countKeyChange("created")
 	c.audit("key created", zap.String("key_id", k.ID), zap.String("name", k.Name), zap.String("type", string(k.Type)),
@@ -134,7 +126,7 @@ func (c apiCall) updateKey(id string) error {
 	defer cancel()
 	k, err := c.cache().UpdateKey(ctx, id, fn)
 	if err != nil {
-		return keyNotFound(noSuchUser(err))
+		return keyNotFound(err)
 	}
 	c.app.countKeyChange("updated")
 	c.audit("key updated", zap.String("key_id", k.ID), zap.String("name", k.Name), zap.String("user", k.User),

@@ -72,6 +72,8 @@ func toAPIError(err error, notFound string) *apiError {
 		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: fe.Error(), field: fe.Field, reason: "bad_request"}
 	case errors.As(err, &de):
 		return &apiError{status: http.StatusForbidden, code: codeForbidden, msg: de.Msg, reason: de.Reason}
+	case errors.Is(err, keystore.ErrNoSuchUser):
+		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: "user: no such user: create the user first", field: "user", reason: "bad_request"}
 	case errors.Is(err, keystore.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, code: codeNotFound, msg: notFound, reason: "not_found"}
 	case errors.Is(err, keystore.ErrExists):

@@ -212,7 +212,7 @@ type meteredStore struct {
 
 func (m meteredStore) count(op string, err error) {
 	result := "ok"
-	if err != nil && !errors.Is(err, keystore.ErrNotFound) && !errors.Is(err, keystore.ErrExists) {
+	if err != nil && !errors.Is(err, keystore.ErrNotFound) && !errors.Is(err, keystore.ErrExists) && !errors.Is(err, keystore.ErrNoSuchUser) {
 		result = "error"
 	}
 	storeOps.WithLabelValues(m.backend, op, result).Inc()
@@ -270,6 +270,36 @@ func (m meteredStore) ListRevocations(ctx context.Context, now time.Time) ([]key
 	rs, err := m.Store.ListRevocations(ctx, now)
 	m.count("list_revocations", err)
 	return rs, err
+}
+
+func (m meteredStore) CreateUser(ctx context.Context, u *keystore.User) error {
+	err := m.Store.CreateUser(ctx, u)
+	m.count("create_user", err)
+	return err
+}
+
+func (m meteredStore) GetUser(ctx context.Context, name string) (*keystore.User, error) {
+	u, err := m.Store.GetUser(ctx, name)
+	m.count("get_user", err)
+	return u, err
+}
+
+func (m meteredStore) ListUsers(ctx context.Context) ([]*keystore.User, error) {
+	us, err := m.Store.ListUsers(ctx)
+	m.count("list_users", err)
+	return us, err
+}
+
+func (m meteredStore) UpdateUser(ctx context.Context, name string, fn func(*keystore.User) error) (*keystore.User, error) {
+	u, err := m.Store.UpdateUser(ctx, name, fn)
+	m.count("update_user", err)
+	return u, err
+}
+
+func (m meteredStore) DeleteUser(ctx context.Context, name string) (*keystore.User, []*keystore.Key, error) {
+	u, ks, err := m.Store.DeleteUser(ctx, name)
+	m.count("delete_user", err)
+	return u, ks, err
 }
 
 func (m meteredStore) Ping(ctx context.Context) error {

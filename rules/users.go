@@ -146,7 +146,7 @@ func NewUser(a Actor, req UserRequest, now time.Time) (*keystore.User, error) {
 	if err := mayManageUsers(a); err != nil {
 		return nil, err
 	}
-	if !keystore.ValidUserName(req.Name) {
+	if !keystore.ValidUserName(req.Name) || req.Name == "." || req.Name == ".." {
 		return nil, BadField("name", "must be 1-64 characters of a-z 0-9 . _ -")
 	}
 	perm := verifier.Permission(req.Permissions)
