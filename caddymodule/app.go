@@ -299,11 +299,16 @@ var current atomic.Pointer[App]
 
 // Start opens the store (or takes the one the previous config opened) and
 // makes the app the one the admin API serves.
+//
+// The app serves the admin API before its store is open, so an admin call
+// that arrives while the store opens waits for it rather than answering
+// "not running" (the http app may start, and answer, first).
 func (a *App) Start() error {
+	prev := current.Swap(a)
 	if _, err := a.state(); err != nil {
+		current.CompareAndSwap(a, prev)
 		return err
 	}
-	current.Store(a)
 	return nil
 }
 
