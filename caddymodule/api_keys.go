@@ -87,6 +87,14 @@ func (c apiCall) listKeys() error {
 
 // key reads key id for the caller: ErrNotFound, or the rule's refusal.
 func (c apiCall) key(id string) (*keystore.Key, error) {
+	// Callers who may manage no key learn nothing, not even whether the
+	// id exists.
+	if err := rules.MayListKeys(c.actor); err != nil {
+		return nil, err
+	}
+	if !keystore.ValidKeyID(id) {
+		return nil, errNoSuchKey
+	}
 	ctx, cancel := storeContext(c.r)
 	defer cancel()
 	k, err := c.cache().Store().GetKey(ctx, id)
@@ -162,8 +170,6 @@ func (c apiCall) keys(collection bool, id string) error {
 		return c.listKeys()
 	case collection:
 		return methodNotAllowed("GET, POST")
-	case !keystore.ValidKeyID(id):
-		return errNoSuchKey
 	case c.r.Method == http.MethodGet:
 		return c.getKey(id)
 	case c.r.Method == http.MethodPatch:

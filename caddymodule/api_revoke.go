@@ -31,5 +31,6 @@ func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request, dc decisio
 	if err != nil {
 		return h.fail(w, r, dc, err)
 	}
+	h.countAllowed(dc, allowedOK)
 	return writeJSON(w, http.StatusOK, resp)
 }

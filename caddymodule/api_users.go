@@ -144,6 +144,10 @@ func (c apiCall) usersAPI(collection bool, name string) error {
 		return c.listUsers()
 	case collection:
 		return methodNotAllowed("GET, POST")
+	case c.r.Method != http.MethodGet && c.r.Method != http.MethodPatch && c.r.Method != http.MethodDelete:
+		return methodNotAllowed("GET, PATCH, DELETE")
+	case rules.ReadUsers(c.actor) != nil:
+		return rules.ReadUsers(c.actor) // before anything that could tell whether the user exists
 	case !keystore.ValidUserName(name):
 		return errNoSuchUser
 	case c.r.Method == http.MethodGet:
@@ -157,7 +161,7 @@ func (c apiCall) usersAPI(collection bool, name string) error {
 }
 
 func userNotFound(err error) error {
-	if errors.Is(err, keystore.ErrNotFound) {
+	if errors.Is(err, keystore.ErrNotFound) || errors.Is(err, keystore.ErrNoSuchUser) {
 		return errNoSuchUser
 	}
 	return err

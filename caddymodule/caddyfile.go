@@ -157,6 +157,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return err
 			}
+			if dur == 0 { // in JSON, 0 spells "the default"; written out, it is a mistake
+				return d.Errf("%s: must be at least 1s, got %q", opt, d.Val())
+			}
 			if opt == "max_staleness" {
 				a.MaxStaleness = caddy.Duration(dur)
 			} else {
@@ -166,6 +169,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			dur, err := parseDurationArg(d, opt)
 			if err != nil {
 				return err
+			}
+			if dur == 0 && opt == "max_lifetime" {
+				return d.Errf("max_lifetime: must be between 1s and 7d, got %q", d.Val())
 			}
 			if opt == "max_lifetime" {
 				a.MaxLifetime = caddy.Duration(dur)

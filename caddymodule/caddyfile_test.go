@@ -97,6 +97,12 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		{name: "unknown option", input: `signet {
 			colour blue
 		}`, wantErr: `unrecognized signet option "colour"`},
+		{name: "zero lifetime", input: `signet {
+			max_lifetime 0s
+		}`, wantErr: "max_lifetime: must be between 1s and 7d"},
+		{name: "zero staleness", input: `signet {
+			max_staleness 0s
+		}`, wantErr: "max_staleness: must be at least 1s"},
 		{name: "duplicate", input: `signet {
 			store file a
 			store file b

@@ -77,7 +77,7 @@ func toAPIError(err error, notFound string) *apiError {
 	case errors.Is(err, keystore.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, code: codeNotFound, msg: notFound, reason: "not_found"}
 	case errors.Is(err, keystore.ErrExists):
-		return &apiError{status: http.StatusConflict, code: codeConflict, msg: "the key exists already (was the request retried?)", reason: "conflict"}
+		return &apiError{status: http.StatusConflict, code: codeConflict, msg: "it exists already (was the request retried?)", reason: "conflict"}
 	case errors.Is(err, keystore.ErrUnavailable), errors.Is(err, keystore.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 		return errStoreUnavailable
 	}

@@ -60,9 +60,15 @@ func (a Actor) Access() Access {
 
 // IsAdmin reports whether a is a site administrator, who may do
 // everything: the operator, or a secret key whose access (its own, and
-// its user's) includes admin.
+// its user's) is admin over the whole site (scope /). An admin key scoped
+// to a folder is not one: it could otherwise create a key for / and so
+// more access than it has.
 func (a Actor) IsAdmin() bool {
-	return a.Key == nil || a.Key.Type == verifier.KeySecret && a.Access().Perm.Allows(verifier.PermAdmin)
+	if a.Key == nil {
+		return true
+	}
+	acc := a.Access()
+	return a.Key.Type == verifier.KeySecret && acc.Perm.Allows(verifier.PermAdmin) && acc.Covers("/")
 }
 
 // FieldError is a malformed request: Field names the request field at

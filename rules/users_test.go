@@ -120,6 +120,11 @@ func TestEscalation(t *testing.T) {
 		{"a user key lists users", ReadUsers(as(aliceKey))},
 		{"a sign key revokes every link under /", MayRevoke(as(siteKey), RevokeRequest{Prefix: "/"}, &keystore.Revocation{}, nil)},
 		{"a user key escapes its folder with ..", create(as(aliceKey), NewKeyRequest{Scopes: []string{"/alice/../bob/"}})},
+		{"an admin key scoped to a folder creates a key for /", create(site(verifier.KeySecret, verifier.PermAdmin, "/reports/"), NewKeyRequest{Permissions: "admin"})},
+		{"an admin key scoped to a folder creates a user", func() error {
+			_, err := NewUser(site(verifier.KeySecret, verifier.PermAdmin, "/reports/"), UserRequest{Name: "eve", Scopes: []string{"/"}}, now)
+			return err
+		}()},
 	}
 	if len(refused) < 25 {
 		t.Fatalf("only %d escalation attempts", len(refused))

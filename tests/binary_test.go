@@ -146,6 +146,9 @@ func TestCLI(t *testing.T) {
 	in.start()
 	url := in.site + "/alice/notes.txt"
 
+	// A user key needs its user (issue 11).
+	in.mustCLI("users", "create", "alice", "--scope", "/alice/", "--scope", "/shared/", "--permissions", "sign")
+
 	// create --json prints the API's JSON, value in "key", id in "id".
 	var k createdKey
 	out := in.mustCLI("keys", "create", "--name", "alice laptop", "--user", "alice", "--scope", "/alice/",

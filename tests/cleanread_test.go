@@ -57,6 +57,7 @@ func startCleanRead(t *testing.T, mode originMode) *cleanRead {
 	startCaddy(t, fmt.Sprintf(cleanReadConfig, o.Addr()))
 	s := &cleanRead{origin: o}
 	s.key = createKey(t, caddytestAdmin, map[string]any{"name": "reader", "permissions": "sign"})
+	createUser(t, caddytestAdmin, map[string]any{"name": "alice", "scopes": []string{"/alice/"}})
 	s.alice = createKey(t, caddytestAdmin, map[string]any{"name": "alice", "user": "alice", "scopes": []string{"/alice/"}})
 	s.signedURL = adminSign(t, caddytestAdmin, "http://"+caddyHost, "/reports/q1.txt")
 	u, err := url.Parse(s.signedURL)

@@ -105,6 +105,7 @@ func TestExpiredKey(t *testing.T) {
 
 func TestScopesAndKeyTypes(t *testing.T) {
 	startCaddy(t, baseConfig)
+	createUser(t, caddytestAdmin, map[string]any{"name": "alice", "scopes": []string{"/alice/"}})
 	alice := createKey(t, caddytestAdmin, map[string]any{"name": "alice", "user": "alice", "scopes": []string{"/alice/"}})
 	pub := createKey(t, caddytestAdmin, map[string]any{"name": "pub", "type": "public", "scopes": []string{"/reports"}})
 	if !strings.HasPrefix(pub.Key, "pk_") || !strings.HasPrefix(alice.Key, "sk_") {
@@ -142,6 +143,7 @@ func TestScopesAndKeyTypes(t *testing.T) {
 
 func TestAmbiguousPathsRefused(t *testing.T) {
 	startCaddy(t, baseConfig)
+	createUser(t, caddytestAdmin, map[string]any{"name": "alice", "scopes": []string{"/alice/"}})
 	k := createKey(t, caddytestAdmin, map[string]any{"name": "alice", "user": "alice", "scopes": []string{"/alice/"}})
 	for _, p := range []string{
 		"/alice/../reports/q1.txt",
@@ -224,6 +226,7 @@ http://localhost:9080 {
 	respond "id={http.auth.user.id} key={http.signet.key_id} name={http.signet.key_name} user={http.signet.user} cred={http.signet.credential}"
 }
 `)
+	createUser(t, caddytestAdmin, map[string]any{"name": "alice", "scopes": []string{"/"}})
 	k := createKey(t, caddytestAdmin, map[string]any{"name": "ph", "user": "alice", "scopes": []string{"/"}})
 	resp := do(t, "GET", site+"/x", k.Key, nil)
 	want := "id=" + k.ID + " key=" + k.ID + " name=ph user=alice cred=bearer"
@@ -236,6 +239,7 @@ http://localhost:9080 {
 func TestAdminAPI(t *testing.T) {
 	startCaddy(t, baseConfig)
 	admin := caddytestAdmin + "/signet/keys"
+	createUser(t, caddytestAdmin, map[string]any{"name": "alice", "scopes": []string{"/alice/", "/shared/"}, "permissions": "sign"})
 	k := createKey(t, caddytestAdmin, map[string]any{
 		"name": "full", "type": "secret", "user": "alice", "scopes": []string{"/alice/", "/shared/"},
 		"permissions": "sign", "expires_at": "2099-01-01T00:00:00Z",

@@ -397,6 +397,12 @@ type oaEnv struct {
 	sign, read, alice createdKey
 	patchMe, deleteMe createdKey
 	unknownID         string
+	// For the key and user APIs (openapi_users_test.go): a site-wide admin
+	// key, keys the public API changes and deletes, and keys of users the
+	// public and admin APIs delete.
+	admin                    createdKey
+	apiPatchMe, apiDeleteMe  createdKey
+	apiGoneKey, adminGoneKey createdKey
 }
 
 // oaRequest is what a case sends. The URL is the documented server (mapped
@@ -947,11 +953,13 @@ func startOpenAPIInstance(t *testing.T) *oaEnv {
 		clientLimited: fmt.Sprintf("http://127.0.0.1:%d", clientLimitedPort),
 		unknownID:     "key_aaaaaaaaaaaaaaaa",
 	}
+	e.createUsers(admin)
 	e.sign = createKey(t, admin, map[string]any{"name": "oa signer", "permissions": "sign"})
 	e.read = createKey(t, admin, map[string]any{"name": "oa reader"})
 	e.alice = createKey(t, admin, map[string]any{"name": "oa alice", "user": "alice", "scopes": []string{"/alice/"}})
 	e.patchMe = createKey(t, admin, map[string]any{"name": "oa patch me", "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
 	e.deleteMe = createKey(t, admin, map[string]any{"name": "oa delete me"})
+	e.createAPIKeys(admin)
 	return e
 }
 

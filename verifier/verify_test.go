@@ -281,7 +281,11 @@ func TestPathTricks(t *testing.T) {
 		{"/a/%C0%AE%C0%AE/b.pdf", bad, amb},
 		{"/a/b.pdf%FF", bad, amb}, // invalid UTF-8
 		{"/a/b.pdf%20", bad, amb}, // trailing space: Win32 opens b.pdf
-		{"/a", bad, ok},           // the prefix covers its own directory
+		{"/a/b.pdf.", bad, amb},   // trailing dot: likewise
+		{"/a/..;/b.pdf", bad, amb},
+		{"/a/%2e%2e;x/b.pdf", bad, amb},   // ".." once Tomcat cuts the ";" parameter
+		{"/a/%252e%252e/b.pdf", bad, amb}, // "%2e%2e" left for a second decoding
+		{"/a", bad, ok},                   // the prefix covers its own directory
 		{"/a/", bad, ok},
 		{"/ab.pdf", bad, bad}, // segment boundary
 		{"/a2/b.pdf", bad, bad},
