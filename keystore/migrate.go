@@ -155,7 +155,7 @@ func userNameFromLabel(label string) string {
 	if len(name) > maxUserNameLen {
 		name = name[:maxUserNameLen]
 	}
-	if name == "" {
+	if !ValidUserName(name) { // empty, ".", ".."
 		return "user"
 	}
 	return name

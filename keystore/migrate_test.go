@@ -28,6 +28,8 @@ func TestUserNameFromLabel(t *testing.T) {
 		"a / b \\ c":                    "a-b-c",
 		"--x--":                         "x",
 		"---":                           "user",
+		".":                             "user",
+		"..":                            "user",
 		"!!!":                           "user",
 		"中文":                            "user",
 		"":                              "user",

@@ -61,9 +61,10 @@ func (u *User) Validate() error {
 }
 
 // ValidUserName reports whether name is a user name: 1 to 64 characters
-// of a–z, 0–9, '.', '_' and '-'.
+// of a–z, 0–9, '.', '_' and '-', other than "." and ".." (which could
+// never be named in a URL path).
 func ValidUserName(name string) bool {
-	if len(name) == 0 || len(name) > maxUserNameLen {
+	if len(name) == 0 || len(name) > maxUserNameLen || name == "." || name == ".." {
 		return false
 	}
 	for i := range len(name) {

@@ -146,7 +146,7 @@ func NewUser(a Actor, req UserRequest, now time.Time) (*keystore.User, error) {
 	if err := mayManageUsers(a); err != nil {
 		return nil, err
 	}
-	if !keystore.ValidUserName(req.Name) || req.Name == "." || req.Name == ".." {
+	if !keystore.ValidUserName(req.Name) {
 		return nil, BadField("name", "must be 1-64 characters of a-z 0-9 . _ -")
 	}
 	perm := verifier.Permission(req.Permissions)
@@ -193,6 +193,11 @@ func UpdateUser(a Actor, req UserUpdate, now time.Time) (func(*keystore.User) er
 			u.Scopes = *req.Scopes
 		}
 		if req.Permissions != nil {
+			if u.Permissions == verifier.PermAdmin && *req.Permissions != string(verifier.PermAdmin) && req.Scopes == nil {
+				// Its scope was / because it was an administrator: keeping
+				// it would leave the user reading the whole site.
+				return BadField("scopes", "give the user's scopes when it stops being a site administrator")
+			}
 			u.Permissions = verifier.Permission(*req.Permissions)
 			if u.Permissions == verifier.PermAdmin && req.Scopes == nil {
 				u.Scopes = []string{"/"}

@@ -126,6 +126,14 @@ func TestEscalation(t *testing.T) {
 			return err
 		}()},
 	}
+	// Demoting an administrator without saying what it may read.
+	fn, err := UpdateUser(Operator, UserUpdate{Permissions: str("read")}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fn(&keystore.User{Name: "root", Scopes: []string{"/"}, Permissions: verifier.PermAdmin}); fieldOf(err) != "scopes" {
+		t.Errorf("demoting an admin user without scopes: %v", err)
+	}
 	if len(refused) < 25 {
 		t.Fatalf("only %d escalation attempts", len(refused))
 	}
