@@ -36,7 +36,7 @@ var exDeniedReasons = []string{
 	"missing", "malformed", "unknown_key", "expired", "disabled", "method", "scope",
 	"ambiguous_path", "invalid_signature", "malformed_signature", "not_yet_valid", "revoked",
 	"lifetime", "store_unavailable", "rate_limited", "bad_request", "not_found", "permission",
-	"public_key", "origin_error", "api_not_found",
+	"public_key", "origin_error", "api_not_found", "expiry", "conflict", "internal",
 }
 
 var exBackend = map[string][]string{"backend": {"file", "redis"}}
@@ -52,11 +52,13 @@ var exSpec = map[string]exMetric{
 	}},
 	"caddy_signet_signed_urls_issued_total": {dto.MetricType_COUNTER, map[string][]string{"api": {"public", "admin"}}},
 	"caddy_signet_key_changes_total":        {dto.MetricType_COUNTER, map[string][]string{"op": {"created", "updated", "deleted"}}},
+	"caddy_signet_user_changes_total":       {dto.MetricType_COUNTER, map[string][]string{"op": {"created", "updated", "deleted"}}},
 	"caddy_signet_revocations_total":        {dto.MetricType_COUNTER, map[string][]string{"kind": {"url", "key", "prefix"}}},
 	"caddy_signet_rate_limited_total":       {dto.MetricType_COUNTER, map[string][]string{"limit": {"key", "client"}}},
 	"caddy_signet_store_operations_total": {dto.MetricType_COUNTER, map[string][]string{
 		"backend": {"file", "redis"},
-		"op": {"create_key", "get_key", "get_key_by_digest", "list_keys", "update_key", "delete_key",
+		"op": {"create_key", "get_key", "list_keys", "update_key", "delete_key",
+			"create_user", "get_user", "list_users", "update_user", "delete_user",
 			"touch_keys", "secret", "revoke", "list_revocations", "ping"},
 		"result": {"ok", "error"},
 	}},
