@@ -550,6 +550,7 @@ func TestExamplesMetricsScraped(t *testing.T) {
 	// Series of counter vectors appear once they have counted something:
 	// a revocation and a 429 (default rate_limit key: 100 at once).
 	expectStatus(t, "revoke", do(t, http.MethodPost, admin+"/signet/revocations", "", map[string]any{"url": s.URL}), http.StatusOK, "")
+	expectStatus(t, "user", do(t, http.MethodPost, admin+"/signet/users", "", map[string]any{"name": "m", "scopes": []string{"/m/"}}), http.StatusCreated, "")
 	limited := false
 	for i := 0; i < 1000 && !limited; i++ {
 		limited = do(t, http.MethodPost, signEndpoint, k.Key, map[string]any{"expires_in": 60}).status == http.StatusTooManyRequests
