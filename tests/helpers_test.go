@@ -8,6 +8,7 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,6 +133,14 @@ func do(t testing.TB, method, url, token string, body any) response {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := httpClient.Do(req)
+	if err != nil && body == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		// A config reload closes the previous server's keep-alive
+		// connections; one may be picked for this request just as it
+		// closes (Caddy does this with or without Signet). Retry once on
+		// a fresh connection.
+		httpClient.CloseIdleConnections()
+		resp, err = httpClient.Do(req)
+	}
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
