@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +70,32 @@ func TestUserKeyFollowsUser(t *testing.T) {
 	}
 	if cache.ByID(k.ID) != nil {
 		t.Error("deleting the user left its key in the view")
+	}
+}
+
+// TestKeyAPIExpiredCaller: an expired key gets 401 on the key and user
+// APIs, as on files, before any rule is asked.
+func TestKeyAPIExpiredCaller(t *testing.T) {
+	s := newTestSite(t, nil, nil)
+	k, token := s.key(t, rules.NewKeyRequest{Permissions: "admin"})
+	if _, err := s.st.backend.cache.UpdateKey(context.Background(), k.ID, func(k *keystore.Key) error {
+		past := time.Now().Add(-time.Second)
+		k.ExpiresAt = &past
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ method, path string }{
+		{"GET", "/_signet/v1/keys"}, {"POST", "/_signet/v1/keys"}, {"GET", "/_signet/v1/users"},
+		{"DELETE", "/_signet/v1/keys/" + k.ID},
+	} {
+		r := httptest.NewRequest(tt.method, "http://files.example.com"+tt.path, strings.NewReader(`{"name":"x"}`))
+		r.Header.Set("Authorization", "Bearer "+token)
+		if o := s.serve(t, r); o.status != 401 || o.code != "unauthorized" || o.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s %s with an expired key: %d %q", tt.method, tt.path, o.status, o.code)
+		}
+	}
+	if s.st.backend.cache.ByID(k.ID) == nil {
+		t.Error("the expired key deleted itself")
 	}
 }
