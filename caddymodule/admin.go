@@ -91,16 +91,16 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 	}
 	return []caddy.AdminRoute{
 		route("/signet/keys", func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
-			return operator(w, r, app, st).keys(true, "")
+			return operator(w, r, app, st).keysAPI().serve(r, true, "")
 		}),
 		route("/signet/keys/", func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
-			return operator(w, r, app, st).keys(false, strings.TrimPrefix(r.URL.Path, "/signet/keys/"))
+			return operator(w, r, app, st).keysAPI().serve(r, false, strings.TrimPrefix(r.URL.Path, "/signet/keys/"))
 		}),
 		route("/signet/users", func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
-			return operator(w, r, app, st).usersAPI(true, "")
+			return operator(w, r, app, st).usersAPI().serve(r, true, "")
 		}),
 		route("/signet/users/", func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
-			return operator(w, r, app, st).usersAPI(false, strings.TrimPrefix(r.URL.Path, "/signet/users/"))
+			return operator(w, r, app, st).usersAPI().serve(r, false, strings.TrimPrefix(r.URL.Path, "/signet/users/"))
 		}),
 		route("/signet/sign", methods(map[string]adminHandler{http.MethodPost: adminSign}, "POST")),
 		route("/signet/revocations", methods(map[string]adminHandler{http.MethodGet: listRevocations, http.MethodPost: adminRevoke}, "GET, POST")),

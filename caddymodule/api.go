@@ -96,9 +96,9 @@ func (h *Handler) rateLimited(wait time.Duration, limit string) error {
 // serveManage serves the key and user APIs to an API key: the prelude,
 // the per-key limit, then the shared endpoints with the key as the actor.
 func (h *Handler) serveManage(w http.ResponseWriter, r *http.Request, dc decision, family, id string, collection bool) error {
-	methods := []string{http.MethodGet, http.MethodPatch, http.MethodDelete}
+	methods := itemMethods
 	if collection {
-		methods = []string{http.MethodGet, http.MethodPost}
+		methods = collectionMethods
 	}
 	c, err := h.apiCaller(r, methods...)
 	if err == nil {
@@ -106,11 +106,11 @@ func (h *Handler) serveManage(w http.ResponseWriter, r *http.Request, dc decisio
 	}
 	if err == nil {
 		call := apiCall{w: w, r: r, app: h.app, st: c.st, actor: c.actor, api: "public"}
-		if family == "/keys" {
-			err = call.keys(collection, id)
-		} else {
-			err = call.usersAPI(collection, id)
+		res := call.keysAPI()
+		if family == "/users" {
+			res = call.usersAPI()
 		}
+		err = res.serve(r, collection, id)
 	}
 	if err != nil {
 		return h.fail(w, r, dc, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -160,24 +162,54 @@ func (c apiCall) deleteKey(id string) error {
 	return writeJSON(c.w, http.StatusOK, map[string]any{"deleted": viewOf(k, c.cache())})
 }
 
-// keys routes the key API: collection is true for …/keys, else id names
-// the key of …/keys/{id}.
-func (c apiCall) keys(collection bool, id string) error {
-	switch {
-	case collection && c.r.Method == http.MethodPost:
-		return c.createKey()
-	case collection && c.r.Method == http.MethodGet:
-		return c.listKeys()
-	case collection:
-		return methodNotAllowed("GET, POST")
-	case c.r.Method == http.MethodGet:
-		return c.getKey(id)
-	case c.r.Method == http.MethodPatch:
-		return c.updateKey(id)
-	case c.r.Method == http.MethodDelete:
-		return c.deleteKey(id)
+// keysAPI is the key API as a resource (see resource.serve).
+func (c apiCall) keysAPI() resource {
+	return resource{create: c.createKey, list: c.listKeys, get: c.getKey, update: c.updateKey, remove: c.deleteKey}
+}
+
+// resource is one family of the key and user APIs: a collection (…/keys)
+// and its items (…/keys/{id}).
+type resource struct {
+	create, list        func() error
+	get, update, remove func(id string) error
+	// item, if set, checks an item request once its method is known to be
+	// one of itemMethods, before the method runs.
+	item func(id string) error
+}
+
+// The methods of a collection and of its items.
+var (
+	collectionMethods = []string{http.MethodGet, http.MethodPost}
+	itemMethods       = []string{http.MethodGet, http.MethodPatch, http.MethodDelete}
+)
+
+// serve routes r: collection is true for the collection, else id names
+// the item.
+func (res resource) serve(r *http.Request, collection bool, id string) error {
+	if collection {
+		switch r.Method {
+		case http.MethodPost:
+			return res.create()
+		case http.MethodGet:
+			return res.list()
+		}
+		return methodNotAllowed(strings.Join(collectionMethods, ", "))
 	}
-	return methodNotAllowed("GET, PATCH, DELETE")
+	if !slices.Contains(itemMethods, r.Method) {
+		return methodNotAllowed(strings.Join(itemMethods, ", "))
+	}
+	if res.item != nil {
+		if err := res.item(id); err != nil {
+			return err
+		}
+	}
+	switch r.Method {
+	case http.MethodGet:
+		return res.get(id)
+	case http.MethodPatch:
+		return res.update(id)
+	}
+	return res.remove(id)
 }
 
 func storeContext(r *http.Request) (context.Context, context.CancelFunc) {

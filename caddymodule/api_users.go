@@ -135,29 +135,19 @@ func (c apiCall) deleteUser(name string) error {
 	return writeJSON(c.w, http.StatusOK, map[string]any{"deleted": viewOfUser(u), "deleted_keys": ids})
 }
 
-// usersAPI routes the user API like keys.
-func (c apiCall) usersAPI(collection bool, name string) error {
-	switch {
-	case collection && c.r.Method == http.MethodPost:
-		return c.createUser()
-	case collection && c.r.Method == http.MethodGet:
-		return c.listUsers()
-	case collection:
-		return methodNotAllowed("GET, POST")
-	case c.r.Method != http.MethodGet && c.r.Method != http.MethodPatch && c.r.Method != http.MethodDelete:
-		return methodNotAllowed("GET, PATCH, DELETE")
-	case rules.ReadUsers(c.actor) != nil:
-		return rules.ReadUsers(c.actor) // before anything that could tell whether the user exists
-	case !keystore.ValidUserName(name):
-		return errNoSuchUser
-	case c.r.Method == http.MethodGet:
-		return c.getUser(name)
-	case c.r.Method == http.MethodPatch:
-		return c.updateUser(name)
-	case c.r.Method == http.MethodDelete:
-		return c.deleteUser(name)
-	}
-	return methodNotAllowed("GET, PATCH, DELETE")
+// usersAPI is the user API as a resource (see resource.serve).
+func (c apiCall) usersAPI() resource {
+	return resource{create: c.createUser, list: c.listUsers, get: c.getUser, update: c.updateUser, remove: c.deleteUser,
+		item: func(name string) error {
+			// Before anything that could tell whether the user exists.
+			if err := rules.ReadUsers(c.actor); err != nil {
+				return err
+			}
+			if !keystore.ValidUserName(name) {
+				return errNoSuchUser
+			}
+			return nil
+		}}
 }
 
 func userNotFound(err error) error {
