@@ -50,6 +50,11 @@ var (
 	// HEAD, the only methods a signed URL can grant.
 	ErrMethodNotAllowed = errors.New("method not allowed with a signed URL")
 
+	// ErrNotFolderToken means a token other than a folder token was
+	// presented outside the query (in a path_url or a cookie), where only
+	// folder tokens are accepted.
+	ErrNotFolderToken = errors.New("only a folder link's token can be used in a path or a cookie")
+
 	// ErrNoToken means the request carries no signature parameter at all,
 	// so the caller may fall back to other credentials.
 	ErrNoToken = errors.New("no signed URL token")

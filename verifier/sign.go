@@ -68,6 +68,9 @@ func sign(ms *macState, c *Claims, t Target) (string, error) {
 	if c.Prefix != "" && !ScopeCovers(c.Prefix, t.Path) {
 		return "", errors.New("cannot sign: the prefix does not cover the path")
 	}
+	if c.Prefix != "" && t.RawQuery != "" {
+		return "", errors.New("cannot sign: a folder token binds no query; sign it without one")
+	}
 
 	var rawBuf [maxRawTokenLen]byte
 	raw := appendSigned(rawBuf[:0], c)

@@ -72,7 +72,28 @@ func (v *Verifier) Verify(t Target, now time.Time) (Claims, error) {
 	case n > 1:
 		return Claims{}, ErrMalformedToken
 	}
+	if !others {
+		// A query holding only the token has the empty canonical form: no
+		// need to scan it again.
+		t.RawQuery = ""
+	}
+	return v.verify(tok, t, now, false)
+}
 
+// VerifyToken checks tok, a folder token presented outside the query (in
+// the path of a path_url, or in a cookie), for the request t. Only a
+// folder token (one with a prefix constraint) can be presented this way:
+// any other is refused with ErrNotFolderToken before any crypto. A folder
+// token binds no query, so t.RawQuery only counts against the size limit.
+// The checks and errors are otherwise Verify's, from step 2 on.
+func (v *Verifier) VerifyToken(tok string, t Target, now time.Time) (Claims, error) {
+	return v.verify(tok, t, now, true)
+}
+
+// verify checks tok for t from step 2 of Verify on. t.RawQuery is the
+// query the tag covers (for an exact token); folderOnly refuses tokens
+// without a prefix.
+func (v *Verifier) verify(tok string, t Target, now time.Time, folderOnly bool) (Claims, error) {
 	// 2. Cap lengths; 3. method class.
 	if len(tok) == 0 || len(tok) > MaxTokenLen || len(t.RawQuery) > MaxQueryLen ||
 		len(t.Host) > MaxHostLen || len(t.Path) > MaxPathLen || len(t.RawPath) > MaxPathLen {
@@ -92,6 +113,9 @@ func (v *Verifier) Verify(t Target, now time.Time) (Claims, error) {
 	if !ok {
 		return Claims{}, ErrMalformedToken
 	}
+	if folderOnly && !p.hasPrefix {
+		return Claims{}, ErrNotFolderToken
+	}
 
 	// 5. Pick the secret by id; an unknown id is a bad signature.
 	rs := v.ring.find(p.secretID)
@@ -99,17 +123,14 @@ func (v *Verifier) Verify(t Target, now time.Time) (Claims, error) {
 		return Claims{}, ErrBadSignature
 	}
 
-	// 6. Compare the tag in constant time. A query holding only the token
-	// has the empty canonical form: no need to scan it again.
-	query := t.RawQuery
-	if !others {
-		query = ""
-	}
+	// 6. Compare the tag in constant time. A folder token is bound to its
+	// prefix and to no query (so relative links and any query work under
+	// it, as under a key's scope); an exact token to the path and query.
 	ms := rs.get()
 	if p.hasPrefix {
-		ms.buf, ms.spans, ok = appendMACInput(ms.buf[:0], p.signed, t.Host, p.prefix, query, v.param, ms.spans)
+		ms.buf, ms.spans, ok = appendMACInput(ms.buf[:0], p.signed, t.Host, p.prefix, "", v.param, ms.spans)
 	} else {
-		ms.buf, ms.spans, ok = appendMACInput(ms.buf[:0], p.signed, t.Host, t.Path, query, v.param, ms.spans)
+		ms.buf, ms.spans, ok = appendMACInput(ms.buf[:0], p.signed, t.Host, t.Path, t.RawQuery, v.param, ms.spans)
 	}
 	good := ok && hmac.Equal(ms.tag(), p.tag)
 	rs.put(ms)
