@@ -156,6 +156,8 @@ type adminSignRequest struct {
 	ExpiresIn json.RawMessage `json:"expires_in"`
 	// BaseURL is scheme://host[:port]; default: the app's base_url.
 	BaseURL string `json:"base_url"`
+	// Folder makes a folder link for every path under Path.
+	Folder bool `json:"folder"`
 }
 
 // adminSign signs a URL as the operator: the URL carries no key id, so
@@ -173,6 +175,10 @@ func adminSign(w http.ResponseWriter, r *http.Request, app *App, st *running) er
 	if err != nil {
 		return err
 	}
+	grant, err := rules.Grant(req.Path, req.Folder)
+	if err != nil {
+		return err
+	}
 	base := app.baseURL
 	if req.BaseURL != "" {
 		if base, err = parseBaseURL(req.BaseURL); err != nil {
@@ -182,7 +188,7 @@ func adminSign(w http.ResponseWriter, r *http.Request, app *App, st *running) er
 	if base == nil {
 		return rules.BadField("base_url", "required: no base_url is configured (e.g. https://files.example.com)")
 	}
-	resp, err := app.signURL(st, base, req.Path, rules.Operator, lifetime, time.Now())
+	resp, err := app.signURL(st, base, app.pathFormAPI(), grant, req.Folder, rules.Operator, lifetime, time.Now())
 	if err != nil {
 		return err
 	}
@@ -190,7 +196,7 @@ func adminSign(w http.ResponseWriter, r *http.Request, app *App, st *running) er
 		signedURLsIssued.WithLabelValues("admin").Inc()
 	}
 	auditLog().Info("signed URL issued", zap.String("api", "admin"), zap.String("url_id", resp.ID),
-		zap.String("path", req.Path), zap.Time("expires_at", resp.ExpiresAt))
+		zap.String("path", grant), zap.Bool("folder", req.Folder), zap.Time("expires_at", resp.ExpiresAt))
 	return writeJSON(w, http.StatusOK, resp)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -18,13 +19,20 @@ import (
 // signRequest is the body of POST {api}/files/{path}/signed-url.
 type signRequest struct {
 	ExpiresIn json.RawMessage `json:"expires_in"`
+	// Folder makes a folder link: it grants every path under {path}/.
+	Folder bool `json:"folder"`
+	// Check names a file in the folder (relative, e.g. index.m3u8) the
+	// origin must have; default: the folder itself ({path}/).
+	Check string `json:"check"`
 }
 
-const signExample = `{"expires_in": 3600}`
+const signExample = `{"expires_in": 3600}, or {"expires_in": 3600, "folder": true}`
 
 // serveSign is the signing endpoint, POST {api}/files/{path}/signed-url.
 // Check order: the API prelude (client limit, staleness, key), may this key
-// sign, its rate limit, its scope, the body, then the origin.
+// sign, its rate limit, its scope, the body, then the origin. A key's scope
+// covers the folder /p/ exactly when it covers the path /p, so the scope is
+// checked before the body says whether a folder is asked for.
 func (h *Handler) serveSign(w http.ResponseWriter, r *http.Request, dc decision, filePath string, next caddyhttp.Handler) error {
 	c, err := h.apiCaller(r, http.MethodPost)
 	if err == nil {
@@ -44,12 +52,24 @@ func (h *Handler) serveSign(w http.ResponseWriter, r *http.Request, dc decision,
 	if err == nil {
 		lifetime, err = rules.ExpiresIn(req.ExpiresIn, time.Duration(h.app.MaxLifetime))
 	}
+	grant, check := filePath, filePath
 	if err == nil {
-		err = h.originHas(r, filePath, next)
+		grant, err = rules.Grant(filePath, req.Folder)
+		check = grant
+	}
+	if err == nil && req.Check != "" {
+		if !req.Folder {
+			err = rules.BadField("check", "only a folder link names a file to check")
+		} else {
+			check, err = rules.CheckFile(grant, req.Check)
+		}
+	}
+	if err == nil {
+		err = h.originHas(r, check, next)
 	}
 	var resp signedURLResponse
 	if err == nil {
-		resp, err = h.app.signURL(c.st, h.baseURLFor(r), filePath, c.actor, lifetime, c.now)
+		resp, err = h.app.signURL(c.st, h.baseURLFor(r), h.API, grant, req.Folder, c.actor, lifetime, c.now)
 	}
 	if err != nil {
 		return h.fail(w, r, dc, err)
@@ -61,7 +81,7 @@ func (h *Handler) serveSign(w http.ResponseWriter, r *http.Request, dc decision,
 	}
 	if l := h.logger.Check(zap.DebugLevel, "signed URL issued"); l != nil {
 		l.Write(zap.String("key_id", c.entry.Key.ID), zap.String("url_id", resp.ID),
-			zap.String("path", filePath), zap.Time("expires_at", resp.ExpiresAt))
+			zap.String("path", grant), zap.Bool("folder", req.Folder), zap.Time("expires_at", resp.ExpiresAt))
 	}
 	return writeJSON(w, http.StatusOK, resp)
 }
@@ -104,6 +124,9 @@ func (h *Handler) originHas(r *http.Request, filePath string, next caddyhttp.Han
 		status = http.StatusOK
 	}
 	switch {
+	case (status == http.StatusNotFound || status == http.StatusGone) && strings.HasSuffix(filePath, "/"):
+		return &apiError{status: http.StatusNotFound, code: codeNotFound, reason: "not_found",
+			msg: "the origin has no " + filePath + " (a folder answers only with an index file or file_server browse): name a file in it with \"check\""}
 	case status == http.StatusNotFound || status == http.StatusGone:
 		return &apiError{status: http.StatusNotFound, code: codeNotFound, msg: "no such file", reason: "not_found"}
 	case status >= 400:

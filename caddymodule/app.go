@@ -7,6 +7,7 @@ package caddymodule
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,6 +122,8 @@ type App struct {
 // appState is an app's runtime state, behind a pointer so the config struct
 // stays copyable.
 type appState struct {
+	apiMu  sync.Mutex
+	apis   []string                // the API prefixes of the handlers using this app
 	mu     sync.Mutex              // serialises opening
 	live   atomic.Pointer[running] // set once the store is open
 	loaded bool                    // this config holds a backends reference
@@ -344,6 +347,36 @@ func (a *App) Cleanup() error {
 // answered for longer than max_staleness.
 func (a *App) Stale(s *running, now time.Time) bool {
 	return !a.ServeStale && s.backend.cache.Stale(now, time.Duration(a.MaxStaleness))
+}
+
+// noteAPI records the API prefix of a handler that uses a.
+func (a *App) noteAPI(api string) {
+	if a.s == nil {
+		return
+	}
+	a.s.apiMu.Lock()
+	defer a.s.apiMu.Unlock()
+	if !slices.Contains(a.s.apis, api) {
+		a.s.apis = append(a.s.apis, api)
+	}
+}
+
+// pathFormAPI is the API prefix of the path_url of links signed through
+// the admin API: the one prefix the config's handlers use (the default when
+// none does), or "" (no path_url) when they use several.
+func (a *App) pathFormAPI() string {
+	if a.s == nil {
+		return defaultAPIPrefix
+	}
+	a.s.apiMu.Lock()
+	defer a.s.apiMu.Unlock()
+	switch len(a.s.apis) {
+	case 0:
+		return defaultAPIPrefix
+	case 1:
+		return a.s.apis[0]
+	}
+	return ""
 }
 
 // paramName is the signature parameter's name.

@@ -26,7 +26,7 @@ const defaultAdminAddress = "localhost:2019"
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "signet",
-		Usage: "keys|users <create|list|get|update|delete> | sign PATH --expires-in D | revoke <url|id> [flags]",
+		Usage: "keys|users <create|list|get|update|delete> | sign PATH --expires-in D [--folder] | revoke <url|id> [flags]",
 		Short: "Manages Signet API keys and signs URLs through the admin API",
 		Long: `
 Manages Signet through a running Caddy's admin API (like caddy reload does).
@@ -46,7 +46,7 @@ Manages Signet through a running Caddy's admin API (like caddy reload does).
   caddy signet users update NAME [--scope /p/ ...] [--permissions P]
                            [--self-service=true|false]
   caddy signet users delete NAME      (deletes the user and all its keys)
-  caddy signet sign PATH --expires-in 1h [--base-url https://files.example.com]
+  caddy signet sign PATH --expires-in 1h [--folder] [--base-url https://files.example.com]
   caddy signet revoke <signed URL | URL id>
   caddy signet revoke --key ID       (every URL the key issued until now)
   caddy signet revoke --prefix /p/   (every URL under /p/ issued until now)
@@ -117,12 +117,13 @@ func buildSignetCommand(cmd *cobra.Command) {
 		RunE: cliRun(nargs(1, cmdUsersDelete))})
 
 	sign := &cobra.Command{
-		Use:   "sign PATH --expires-in D [--base-url URL]",
+		Use:   "sign PATH --expires-in D [--folder] [--base-url URL]",
 		Short: "Prints a signed URL for PATH, valid for D (e.g. 1h, 7d)",
 		Args:  cobra.ArbitraryArgs,
 		RunE:  cliRun(nargs(1, cmdSign)),
 	}
 	sign.Flags().String("expires-in", "", "Lifetime: a duration such as 15m, 1h or 7d (required)")
+	sign.Flags().Bool("folder", false, "Sign a folder link: PATH/ and every path under it (prints the url, then the path_url)")
 	sign.Flags().String("base-url", "", "Scheme and host of the URL, e.g. https://files.example.com (default: the configured base_url)")
 	cmd.AddCommand(sign)
 
@@ -183,8 +184,14 @@ func cmdSign(cmd *cobra.Command, args []string) error {
 	if base, _ := f.GetString("base-url"); base != "" {
 		body["base_url"] = base
 	}
+	if folder, _ := f.GetBool("folder"); folder {
+		body["folder"] = true
+	}
 	return callAndRender(cmd, http.MethodPost, "/signet/sign", body, func(out io.Writer, s signedURLResponse) {
 		fmt.Fprintln(out, s.URL)
+		if s.PathURL != "" {
+			fmt.Fprintln(out, s.PathURL)
+		}
 	})
 }
 

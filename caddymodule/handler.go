@@ -89,6 +89,7 @@ type Handler struct {
 	clientLimits *limiters
 	param        string // the signature parameter's name
 	paramEq      string // param + "="
+	pathForm     verifier.PathForm
 	metrics      bool
 	denyLevel    zapcore.Level
 	logDenials   bool
@@ -162,6 +163,7 @@ func (h *Handler) provision(logger *zap.Logger, app *App) error {
 		h.API = defaultAPIPrefix
 	}
 	h.API = strings.TrimSuffix(h.API, "/")
+	h.pathForm = verifier.NewPathForm(h.API)
 	if h.PublicBaseURL != "" {
 		h.publicBase, _ = parseBaseURL(h.PublicBaseURL)
 	}
@@ -172,6 +174,7 @@ func (h *Handler) provision(logger *zap.Logger, app *App) error {
 	if h.clientLimits, err = loadLimiters("client", rateOrDefault(h.RateLimitClient, defaultClientRate)); err != nil {
 		return err
 	}
+	app.noteAPI(h.API)
 	h.param = app.paramName()
 	h.paramEq = h.param + "="
 	h.metrics = !app.DisableMetrics
@@ -201,6 +204,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if len(r.Header["Authorization"]) > 1 {
 		return h.deny(w, r, dc, http.StatusBadRequest, codeBadRequest, "more than one Authorization header", "malformed")
 	}
+	if h.pathForm.Is(r.URL.Path) {
+		return h.servePathForm(w, r, dc, next, now)
+	}
 	if r.URL.Path == h.API || strings.HasPrefix(r.URL.Path, h.API) && r.URL.Path[len(h.API)] == '/' {
 		return h.serveAPI(w, r, dc, next)
 	}
@@ -222,7 +228,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			Host: r.Host, Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery,
 		}, now)
 		if err != verifier.ErrNoToken {
-			return h.serveSigned(w, r, dc, st, next, claims, err, now)
+			return h.serveSigned(w, r, dc, st, next, claims, err, now, formQuery)
+		}
+	}
+	if len(r.Header["Authorization"]) == 0 && len(r.Header["Cookie"]) > 0 {
+		if served, err := h.serveCookie(w, r, dc, st, next, now); served {
+			return err
 		}
 	}
 	e, ae := h.authenticate(st, r, now)
@@ -301,8 +312,15 @@ func (h *Handler) cleanRead(r *http.Request) {
 		case "Referer":
 			for i, s := range v {
 				if strings.IndexByte(s, '?') >= 0 {
-					v[i] = stripFromURL(s, h.param)
+					s = stripFromURL(s, h.param)
 				}
+				v[i] = h.pathForm.StripURL(s)
+			}
+		case "Cookie":
+			if v = stripFolderCookies(v); v == nil {
+				delete(hd, name)
+			} else {
+				hd[name] = v
 			}
 		}
 	}
@@ -424,16 +442,29 @@ func bearerToken(v string) (string, bool) {
 	return t, true
 }
 
-// serveSigned finishes a request that carries a signed-URL token: an
-// Authorization header is then ignored, even a valid one.
-func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, dc decision, st *running, next caddyhttp.Handler, c verifier.Claims, err error, now time.Time) error {
+// serveSigned finishes a request that carries a link's token (form says
+// where), verified with err: an Authorization header is then ignored, even
+// a valid one.
+func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, dc decision, st *running, next caddyhttp.Handler, c verifier.Claims, err error, now time.Time, form linkForm) error {
 	dc.cred = credSignedURL
-	if err != nil {
-		code, msg := signedURLError(err)
-		return h.deny(w, r, dc, http.StatusForbidden, code, msg, code)
+	var d *derived
+	if err == nil {
+		d, err = h.linkValid(st, &c, r.URL.Path, now)
 	}
+	if err != nil {
+		return h.fail(w, r, dc, linkError(err))
+	}
+	return h.serveLink(w, r, dc, next, &c, d, form, now)
+}
+
+// linkValid checks that a verified link is still in force for path: its
+// lifetime within max_lifetime, its issuing key still vouching for all it
+// grants, no revocation. It returns the key's derived values (nil when an
+// operator signed it).
+func (h *Handler) linkValid(st *running, c *verifier.Claims, path string, now time.Time) (*derived, error) {
 	if time.Duration(c.ExpiresAt-c.IssuedAt)*time.Second > time.Duration(h.app.MaxLifetime) {
-		return h.deny(w, r, dc, http.StatusForbidden, "expired", "this signed URL's lifetime exceeds the server's max_lifetime", "lifetime")
+		return nil, &apiError{status: http.StatusForbidden, code: "expired", reason: "lifetime",
+			msg: "this signed URL's lifetime exceeds the server's max_lifetime"}
 	}
 	cache := st.backend.cache
 	var d *derived
@@ -444,12 +475,30 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, dc decisio
 			d = derivedOf(e)
 			k, acc = e.Key, d.access
 		}
-		if why := rules.Vouches(k, acc, r.URL.Path, now); why != "" {
-			return h.deny(w, r, dc, http.StatusForbidden, "revoked", why, "revoked")
+		grant := path
+		if c.Prefix != "" {
+			grant = c.Prefix
+		}
+		if why := rules.Vouches(k, acc, grant, now); why != "" {
+			return nil, &apiError{status: http.StatusForbidden, code: "revoked", msg: why, reason: "revoked"}
 		}
 	}
-	if why := cache.Revoked(&c, r.URL.Path, now); why != "" {
-		return h.deny(w, r, dc, http.StatusForbidden, "revoked", why, "revoked")
+	if why := cache.Revoked(c, path, now); why != "" {
+		return nil, &apiError{status: http.StatusForbidden, code: "revoked", msg: why, reason: "revoked"}
+	}
+	return d, nil
+}
+
+// serveLink hands a request with a valid link to the next handler, clean.
+// A folder token in the query also sets the folder's cookie.
+func (h *Handler) serveLink(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, c *verifier.Claims, d *derived, form linkForm, now time.Time) error {
+	switch {
+	case form == formQuery && c.Prefix != "":
+		h.setFolderCookie(w, r, c, verifier.QueryToken(r.URL.RawQuery, h.param), now)
+	case form == formPath:
+		// Same-origin pages keep the token in their Referer (cleanRead
+		// removes it there); other origins never see it.
+		w.Header().Set("Referrer-Policy", "same-origin")
 	}
 	h.cleanRead(r)
 	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
@@ -472,6 +521,20 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, dc decisio
 	return next.ServeHTTP(w, r)
 }
 
+// linkError is the refusal for a link that failed verification (a
+// verifier error) or linkValid (an *apiError).
+func linkError(err error) error {
+	if _, ok := err.(*apiError); ok {
+		return err
+	}
+	code, msg := signedURLError(err)
+	status := http.StatusForbidden
+	if code == codeBadRequest {
+		status = http.StatusBadRequest
+	}
+	return &apiError{status: status, code: code, msg: msg, reason: code}
+}
+
 // signedURLError maps a verification error to an error code and message.
 func signedURLError(err error) (string, string) {
 	switch {
@@ -483,6 +546,8 @@ func signedURLError(err error) (string, string) {
 		return "method_not_allowed", "a signed URL allows only GET and HEAD"
 	case errors.Is(err, verifier.ErrMalformedToken):
 		return "malformed_signature", "the signature parameter is malformed"
+	case errors.Is(err, verifier.ErrNotFolderToken):
+		return "malformed_signature", "only a folder link's token works in a path_url or a cookie"
 	case errors.Is(err, verifier.ErrAmbiguousPath):
 		return codeBadRequest, "ambiguous request path"
 	}

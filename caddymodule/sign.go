@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/caddy-signet/signet/rules"
@@ -13,15 +14,24 @@ import (
 // signedURLResponse is the answer of the signing endpoint and of the admin
 // API's /signet/sign.
 type signedURLResponse struct {
-	URL       string    `json:"url"`
+	// URL is the link with the token in its query; for a folder link, the
+	// folder's URL, and the same token works for any file under it.
+	URL string `json:"url"`
+	// PathURL is a folder link's path form, {api}/t/{token}/folder/, under
+	// which relative URLs keep the token.
+	PathURL   string    `json:"path_url,omitempty"`
+	Path      string    `json:"path"`   // what the link grants: the file, or the folder ending in "/"
+	Folder    bool      `json:"folder"` // a folder link
 	ExpiresAt time.Time `json:"expires_at"`
 	ID        string    `json:"id"`
 }
 
-// signURL mints a link to path for actor, valid for lifetime but never past
-// the actor's key's expiry. base is scheme://host. It is the one place
-// links are made (public API and admin API alike).
-func (a *App) signURL(st *running, base *url.URL, path string, actor rules.Actor, lifetime time.Duration, now time.Time) (signedURLResponse, error) {
+// signURL mints a link for actor to grant (a file's path, or a folder link's
+// prefix from rules.Grant), valid for lifetime but never past the actor's
+// key's expiry. base is scheme://host; api is the API prefix of the path
+// form ("" for none). It is the one place links are made (public API and
+// admin API alike).
+func (a *App) signURL(st *running, base *url.URL, api, grant string, folder bool, actor rules.Actor, lifetime time.Duration, now time.Time) (signedURLResponse, error) {
 	exp, err := rules.LinkExpiry(actor, lifetime, now)
 	if errors.Is(err, rules.ErrKeyExpiresTooSoon) {
 		return signedURLResponse{}, &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
@@ -38,14 +48,20 @@ func (a *App) signURL(st *running, base *url.URL, path string, actor rules.Actor
 	if actor.Key != nil {
 		keyID = actor.Key.ID
 	}
-	target := verifier.Target{Host: base.Host, Method: http.MethodGet, Path: path}
-	token, err := st.verifier.Sign(verifier.Claims{
-		ExpiresAt: exp.Unix(), IssuedAt: now.Unix(), ID: id, KeyID: keyID,
-	}, target)
+	c := verifier.Claims{ExpiresAt: exp.Unix(), IssuedAt: now.Unix(), ID: id, KeyID: keyID}
+	if folder {
+		c.Prefix = grant
+	}
+	token, err := st.verifier.Sign(c, verifier.Target{Host: base.Host, Method: http.MethodGet, Path: grant})
 	if err != nil {
 		return signedURLResponse{}, err
 	}
-	u := url.URL{Scheme: base.Scheme, Host: base.Host, Path: path}
+	u := url.URL{Scheme: base.Scheme, Host: base.Host, Path: grant}
 	u.RawQuery = verifier.AppendToken("", a.paramName(), token)
-	return signedURLResponse{URL: u.String(), ExpiresAt: exp, ID: id.String()}, nil
+	resp := signedURLResponse{URL: u.String(), Path: grant, Folder: folder, ExpiresAt: exp, ID: id.String()}
+	if folder && api != "" {
+		p := url.URL{Scheme: base.Scheme, Host: base.Host, Path: "/"}
+		resp.PathURL = strings.TrimSuffix(p.String(), "/") + verifier.NewPathForm(api).URLPath(token, grant)
+	}
+	return resp, nil
 }

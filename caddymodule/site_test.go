@@ -79,11 +79,26 @@ func (s *testSite) sign(tb testing.TB, host, path string, k *keystore.Key, lifet
 	if k != nil {
 		actor = rules.KeyActor(k, s.st.backend.cache.User(k.User), false)
 	}
-	resp, err := s.app.signURL(s.st, &url.URL{Scheme: "http", Host: host}, path, actor, lifetime, time.Now())
+	resp, err := s.app.signURL(s.st, &url.URL{Scheme: "http", Host: host}, "", path, false, actor, lifetime, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return resp.URL
+}
+
+// signFolder returns a folder link to the folder prefix (ending in "/")
+// issued by k (nil: the operator) for host.
+func (s *testSite) signFolder(tb testing.TB, host, prefix string, k *keystore.Key, lifetime time.Duration) signedURLResponse {
+	tb.Helper()
+	actor := rules.Operator
+	if k != nil {
+		actor = rules.KeyActor(k, s.st.backend.cache.User(k.User), false)
+	}
+	resp, err := s.app.signURL(s.st, &url.URL{Scheme: "http", Host: host}, defaultAPIPrefix, prefix, true, actor, lifetime, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp
 }
 
 // withReplacer gives r a fresh Caddy replacer, as Caddy's server does.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddy-signet/signet/keystore"
@@ -31,6 +32,35 @@ func Covers(a Actor, path string) error {
 		return deny("scope", "API key scope does not cover this path")
 	}
 	return nil
+}
+
+// Grant returns what a link for path grants: path itself for a file link;
+// for a folder link (folder true), the folder as a prefix ending in "/"
+// ("/movie" and "/movie/" both give "/movie/"), which must be a clean
+// scope without ";" of at most verifier.MaxPrefixLen bytes.
+func Grant(path string, folder bool) (string, error) {
+	if !folder {
+		return path, nil
+	}
+	prefix := strings.TrimSuffix(path, "/") + "/"
+	switch {
+	case len(prefix) > verifier.MaxPrefixLen:
+		return "", BadField("path", "a folder link's path must be at most %d bytes", verifier.MaxPrefixLen)
+	case verifier.CheckScope(prefix) != nil || strings.Contains(prefix, ";"):
+		return "", BadField("path", "a folder must be a clean absolute path such as /movie/ (no ';')")
+	}
+	return prefix, nil
+}
+
+// CheckFile checks the check field of a folder link request: a clean
+// relative path of a file inside the folder (e.g. index.m3u8), which the
+// origin must have.
+func CheckFile(prefix, rel string) (string, error) {
+	p := prefix + rel
+	if rel == "" || rel[0] == '/' || strings.HasSuffix(rel, "/") || verifier.CheckPath(p, "") != nil || len(p) > verifier.MaxPathLen {
+		return "", BadField("check", "must be a clean relative path of a file in the folder, such as index.m3u8")
+	}
+	return p, nil
 }
 
 // ExpiresIn checks a link lifetime given as expires_in: a JSON integer
@@ -69,11 +99,14 @@ func LinkExpiry(a Actor, lifetime time.Duration, now time.Time) (time.Time, erro
 
 // Vouches returns why the key that issued a link no longer vouches for it,
 // or "" when it does. k is the key's current record, nil once deleted, and
-// acc its current access (Effective, precomputed by the caller). Deleted,
-// disabled, expired or downgraded keys, keys whose user was narrowed or
-// disabled, and keys whose scope no longer covers the path, revoke their
-// links; re-enabling the key (or its user) makes them work again.
-func Vouches(k *keystore.Key, acc Access, path string, now time.Time) string {
+// acc its current access (Effective, precomputed by the caller). grant is
+// what the link grants: the file's path, or a folder link's whole folder
+// (a key narrowed below the folder revokes the folder link, as it could
+// not issue it again). Deleted, disabled, expired or downgraded keys, keys
+// whose user was narrowed or disabled, and keys whose scope no longer
+// covers the grant, revoke their links; re-enabling the key (or its user)
+// makes them work again.
+func Vouches(k *keystore.Key, acc Access, grant string, now time.Time) string {
 	switch {
 	case k == nil:
 		return "the API key that issued this URL was deleted"
@@ -83,7 +116,7 @@ func Vouches(k *keystore.Key, acc Access, path string, now time.Time) string {
 		return "the API key that issued this URL is disabled"
 	case !acc.Perm.Allows(verifier.PermSign):
 		return "the API key that issued this URL may no longer sign"
-	case !acc.Covers(path):
+	case !acc.Covers(grant):
 		return "the API key that issued this URL no longer covers this path"
 	}
 	return ""

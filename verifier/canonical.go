@@ -300,3 +300,13 @@ func isUnreserved(c byte) bool {
 
 // validParam reports whether param is 1–64 unreserved URL characters.
 func validParam(param string) bool { return nameOf(param, maxParamLen, isUnreserved) }
+
+// QueryToken returns the value of the signature parameter param in
+// rawQuery when it occurs exactly once, else "".
+func QueryToken(rawQuery, param string) string {
+	tok, n, _ := findParam(rawQuery, param)
+	if n != 1 {
+		return ""
+	}
+	return tok
+}

@@ -74,3 +74,22 @@ func (f PathForm) Cut(path, rawPath string) (tok, rest, restRaw string, err erro
 func (f PathForm) URLPath(tok, prefix string) string {
 	return f.esc + tok + (&url.URL{Path: prefix}).EscapedPath()
 }
+
+// StripURL removes the path form's namespace and token from the URL s (a
+// Referer, say): http://h/_signet/v1/t/TOKEN/movie/a.ts becomes
+// http://h/movie/a.ts. A URL without them is returned as it is.
+func (f PathForm) StripURL(s string) string {
+	i := strings.Index(s, f.esc)
+	if f.esc == "" || i < 0 {
+		return s
+	}
+	rest := s[i+len(f.esc):]
+	j := strings.IndexAny(rest, "/?#")
+	if j < 0 {
+		return s[:i] + "/"
+	}
+	if rest[j] != '/' {
+		return s[:i] + "/" + rest[j:]
+	}
+	return s[:i] + rest[j:]
+}

@@ -149,3 +149,20 @@ func FuzzPathFormCut(f *testing.F) {
 		}
 	})
 }
+
+func TestPathFormStripURL(t *testing.T) {
+	f := NewPathForm("/_signet/v1")
+	for in, want := range map[string]string{
+		"http://h/_signet/v1/t/TOK/movie/a.ts":    "http://h/movie/a.ts",
+		"https://h:8443/_signet/v1/t/TOK/":        "https://h:8443/",
+		"http://h/_signet/v1/t/TOK":               "http://h/",
+		"http://h/_signet/v1/t/TOK?x=1":           "http://h/?x=1",
+		"http://h/_signet/v1/t/TOK/a/b.html#frag": "http://h/a/b.html#frag",
+		"http://h/movie/a.ts?sig=x":               "http://h/movie/a.ts?sig=x",
+		"http://h/_signet/v1/keys":                "http://h/_signet/v1/keys",
+	} {
+		if got := f.StripURL(in); got != want {
+			t.Errorf("StripURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
