@@ -29,12 +29,8 @@ const documentedLogConfig = `{
 		format filter {
 			wrap json
 			fields {
-				request>uri query {
-					delete sig
-				}
-				request>headers>Referer query {
-					delete sig
-				}
+				request>uri regexp "(?i)(/_signet/v1/t/)[^/?#]*|([?&](?:s|%%73)(?:i|%%69)(?:g|%%67)=)[^&#]*" "${1}${2}REDACTED"
+				request>headers>Referer regexp "(?i)(/_signet/v1/t/)[^/?#]*|([?&](?:s|%%73)(?:i|%%69)(?:g|%%67)=)[^&#]*" "${1}${2}REDACTED"
 			}
 		}
 	}
@@ -48,12 +44,8 @@ http://127.0.0.1:%[2]d {
 		format filter {
 			wrap json
 			fields {
-				request>uri query {
-					delete sig
-				}
-				request>headers>Referer query {
-					delete sig
-				}
+				request>uri regexp "(?i)(/_signet/v1/t/)[^/?#]*|([?&](?:s|%%73)(?:i|%%69)(?:g|%%67)=)[^&#]*" "${1}${2}REDACTED"
+				request>headers>Referer regexp "(?i)(/_signet/v1/t/)[^/?#]*|([?&](?:s|%%73)(?:i|%%69)(?:g|%%67)=)[^&#]*" "${1}${2}REDACTED"
 			}
 		}
 	}
@@ -117,6 +109,7 @@ func parseLogLines(out string) []logLine {
 // do hold the lines for those requests, so the test cannot pass by
 // logging nothing.
 func TestLogsHoldNoWorkingLink(t *testing.T) {
+	var folderCookie string
 	dir := t.TempDir()
 	closed := freePort(t)
 	in := newInstanceConfig(t, func(admin string, port int) string {
@@ -140,6 +133,49 @@ func TestLogsHoldNoWorkingLink(t *testing.T) {
 	}
 	referer := links["/reports/q1.txt"]
 	want := map[string]int{"/reports/q1.txt": 200, "/up/x": 502, "/boom/x": 500, "/nope.txt": 404}
+
+	// A folder link, used in its three forms (query, path, cookie), with a
+	// path_url as the Referer, for files that exist, are missing, or fail.
+	resp = do(t, "POST", in.site+"/_signet/v1/files/reports/signed-url", k.Key, map[string]any{"expires_in": 3600, "folder": true, "check": "q1.txt"})
+	var folder signed
+	if err := json.Unmarshal(resp.body, &folder); err != nil || resp.status != 200 || folder.PathURL == "" {
+		t.Fatalf("sign the folder /reports/: %s", resp)
+	}
+	fu, _ := url.Parse(folder.URL)
+	folderTok := fu.Query().Get("sig")
+	folderGet := func(what, rawURL, cookie string, status int) {
+		t.Helper()
+		req := mustRequest(t, "GET", rawURL)
+		req.Header.Set("Referer", folder.PathURL+"index.html")
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		r, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		r.Body.Close()
+		if r.StatusCode != status {
+			t.Fatalf("%s: got %d, want %d", what, r.StatusCode, status)
+		}
+		for _, c := range r.Cookies() {
+			if strings.HasPrefix(c.Name, "signet_") {
+				cookie = c.Name + "=" + c.Value
+			}
+		}
+		if what == "folder query" && cookie == "" {
+			t.Fatalf("%s: no folder cookie set", what)
+		}
+		if what == "folder query" {
+			folderCookie = cookie
+		}
+	}
+	folderGet("folder query", in.site+"/reports/q1.txt?sig="+folderTok, "", 200)
+	folderGet("folder path", folder.PathURL+"q1.txt", "", 200)
+	folderGet("folder path, missing file", folder.PathURL+"nope.txt", "", 404)
+	folderGet("folder path, bad token", strings.Replace(folder.PathURL, "/t/"+folderTok[:10], "/t/"+strings.Repeat("A", 10), 1)+"q1.txt", "", 403)
+	folderGet("folder cookie", in.site+"/reports/q1.txt", folderCookie, 200)
+	folderGet("folder cookie, missing file", in.site+"/reports/nope.txt", folderCookie, 404)
 
 	get := func(what, rawURL, token string) {
 		t.Helper()
@@ -181,6 +217,11 @@ func TestLogsHoldNoWorkingLink(t *testing.T) {
 		secrets["signed URL of "+p] = link
 	}
 
+	secrets["folder token"] = folderTok
+	secrets["folder path_url"] = folder.PathURL
+	secrets["folder URL"] = folder.URL
+	secrets["folder cookie"] = folderCookie
+
 	lines := parseLogLines(in.logs.String())
 	for _, l := range lines {
 		for what, secret := range secrets {
@@ -211,12 +252,28 @@ func TestLogsHoldNoWorkingLink(t *testing.T) {
 				referers++
 			}
 		}
-		if access != 2 {
-			t.Errorf("%d access-log lines for %s with status %d, want 2 (signed and bearer)", access, p, status)
+		wantAccess := 2 // signed and bearer
+		if p == "/reports/q1.txt" {
+			wantAccess = 4 // and the folder link's query and cookie forms
+		}
+		if access != wantAccess {
+			t.Errorf("%d access-log lines for %s with status %d, want %d", access, p, status, wantAccess)
 		}
 		if status >= 400 && errs != 2 {
 			t.Errorf("%d http.log.error lines for %s with status %d, want 2", errs, p, status)
 		}
+	}
+	// The folder requests are logged too, their token redacted.
+	var folderLines int
+	for _, l := range lines {
+		if strings.HasPrefix(l.Logger, "http.log.access") && (strings.HasPrefix(l.Request.URI, "/_signet/v1/t/REDACTED/reports/") ||
+			strings.HasPrefix(l.Request.URI, "/reports/q1.txt?sig=REDACTED")) {
+			folderLines++
+		}
+	}
+	// The file link's request, the folder query, and three path forms.
+	if folderLines != 5 {
+		t.Errorf("%d access-log lines for links with their token redacted, want 5", folderLines)
 	}
 	if referers == 0 {
 		t.Errorf("no log line records the Referer header: the Referer case was not exercised")

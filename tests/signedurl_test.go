@@ -17,6 +17,9 @@ const signPrefix = site + "/_signet/v1/files"
 // signed is a signing endpoint response.
 type signed struct {
 	URL       string    `json:"url"`
+	PathURL   string    `json:"path_url"`
+	Path      string    `json:"path"`
+	Folder    bool      `json:"folder"`
 	ExpiresAt time.Time `json:"expires_at"`
 	ID        string    `json:"id"`
 }
