@@ -132,27 +132,34 @@ func (h *Handler) setFolderCookie(w http.ResponseWriter, r *http.Request, c *ver
 			n++
 		}
 	}
-	path := esc[:cut] + "/"
-	var b strings.Builder
-	b.Grow(len(folderCookiePrefix) + 13 + len(tok) + len(path) + 64)
-	b.WriteString(folderCookieName(c.Prefix))
-	b.WriteByte('=')
-	b.WriteString(tok)
-	b.WriteString("; Path=")
-	b.WriteString(path)
-	b.WriteString("; Max-Age=")
-	b.WriteString(strconv.FormatInt(maxAge, 10))
-	b.WriteString("; HttpOnly; SameSite=Lax")
+	// One buffer, one string: name=token; Path=…; Max-Age=…; flags.
+	var buf [1024]byte
+	b := append(buf[:0], folderCookiePrefix...)
+	b = appendFolderHash(b, c.Prefix)
+	b = append(b, '=')
+	b = append(b, tok...)
+	b = append(b, "; Path="...)
+	b = append(b, esc[:cut]...)
+	b = append(b, "/; Max-Age="...)
+	b = strconv.AppendInt(b, maxAge, 10)
+	b = append(b, "; HttpOnly; SameSite=Lax"...)
 	if r.TLS != nil || h.publicBase != nil && h.publicBase.Scheme == "https" {
-		b.WriteString("; Secure")
+		b = append(b, "; Secure"...)
 	}
-	w.Header().Add("Set-Cookie", b.String())
+	hd := w.Header()
+	hd["Set-Cookie"] = append(hd["Set-Cookie"], string(b))
 }
 
 // folderCookieName is the cookie name for the folder prefix.
 func folderCookieName(prefix string) string {
+	return string(appendFolderHash([]byte(folderCookiePrefix), prefix))
+}
+
+// appendFolderHash appends the 12 characters that make a folder's cookie
+// name its own: base64url of the first 9 bytes of SHA-256(prefix).
+func appendFolderHash(b []byte, prefix string) []byte {
 	sum := sha256.Sum256([]byte(prefix))
-	return folderCookiePrefix + base64.RawURLEncoding.EncodeToString(sum[:9])
+	return base64.RawURLEncoding.AppendEncode(b, sum[:9])
 }
 
 // stripFolderCookies removes every folder cookie from the Cookie header
@@ -165,14 +172,33 @@ func stripFolderCookies(v []string) []string {
 			out = append(out, line)
 			continue
 		}
-		var kept []string
-		for _, pair := range strings.Split(line, ";") {
-			if p := strings.TrimSpace(pair); p != "" && !strings.HasPrefix(p, folderCookiePrefix) {
-				kept = append(kept, p)
+		// Usually one run of other cookies is left: keep it as a substring.
+		var first string
+		var b strings.Builder
+		n := 0
+		for rest := line; rest != ""; {
+			var pair string
+			pair, rest, _ = strings.Cut(rest, ";")
+			if pair = strings.TrimSpace(pair); pair == "" || strings.HasPrefix(pair, folderCookiePrefix) {
+				continue
+			}
+			switch n++; n {
+			case 1:
+				first = pair
+			case 2:
+				b.Grow(len(line))
+				b.WriteString(first)
+				fallthrough
+			default:
+				b.WriteString("; ")
+				b.WriteString(pair)
 			}
 		}
-		if len(kept) > 0 {
-			out = append(out, strings.Join(kept, "; "))
+		switch {
+		case n == 1:
+			out = append(out, first)
+		case n > 1:
+			out = append(out, b.String())
 		}
 	}
 	if len(out) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,16 @@ import (
 // benchRequest runs serve b.N times on a request as Caddy hands it to a
 // handler (fresh replacer per request, Authorization header set).
 func benchRequest(b *testing.B, target string, auth []string, serve func(http.ResponseWriter, *http.Request) error) {
+	var hdr http.Header
+	if auth != nil {
+		hdr = http.Header{"Authorization": auth}
+	}
+	benchRequestHeader(b, target, hdr, serve)
+}
+
+// benchRequestHeader is benchRequest with the header lines hdr (copied
+// for each request; the handler may change them).
+func benchRequestHeader(b *testing.B, target string, hdr http.Header, serve func(http.ResponseWriter, *http.Request) error) {
 	r := httptest.NewRequest(http.MethodGet, target, nil)
 	w := &nopResponseWriter{h: http.Header{}}
 	b.ReportAllocs()
@@ -23,10 +34,11 @@ func benchRequest(b *testing.B, target string, auth []string, serve func(http.Re
 	for b.Loop() {
 		repl := caddy.NewReplacer()
 		req := r.WithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, repl))
-		req.Header = http.Header{}
-		if auth != nil {
-			req.Header["Authorization"] = auth
+		req.Header = make(http.Header, len(hdr))
+		for k, v := range hdr {
+			req.Header[k] = append([]string(nil), v...)
 		}
+		clear(w.h)
 		u := *r.URL // handlers may rewrite the URL (signet strips its parameter)
 		req.URL = &u
 		if err := serve(w, req); err != nil {
@@ -102,5 +114,48 @@ func BenchmarkBearerParallel(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// The folder link benchmarks: one link to /reports/ presented in the query
+// (which also sets the cookie), in the path, and in the cookie.
+func benchFolder(b *testing.B) (*testSite, string) {
+	s := newTestSite(b, nil, nil)
+	k, _ := s.key(b, rules.NewKeyRequest{Scopes: []string{"/reports/"}, Permissions: "sign"})
+	l := s.signFolder(b, "files.example.com", "/reports/", k, time.Hour)
+	return s, l.URL[strings.Index(l.URL, "sig=")+4:]
+}
+
+func BenchmarkFolderQuery(b *testing.B) {
+	s, tok := benchFolder(b)
+	benchRequest(b, benchURL+"?sig="+tok, nil, func(w http.ResponseWriter, r *http.Request) error {
+		err := s.h.ServeHTTP(w, r, bareNext)
+		if r.URL.RawQuery != "" || len(w.Header()["Set-Cookie"]) != 1 {
+			b.Fatal("signature not stripped, or no cookie")
+		}
+		return err
+	})
+}
+
+func BenchmarkFolderPath(b *testing.B) {
+	s, tok := benchFolder(b)
+	benchRequest(b, "http://files.example.com/_signet/v1/t/"+tok+"/reports/2026/q1.pdf", nil, func(w http.ResponseWriter, r *http.Request) error {
+		err := s.h.ServeHTTP(w, r, bareNext)
+		if r.URL.Path != "/reports/2026/q1.pdf" {
+			b.Fatalf("next got %q", r.URL.Path)
+		}
+		return err
+	})
+}
+
+func BenchmarkFolderCookie(b *testing.B) {
+	s, tok := benchFolder(b)
+	hdr := http.Header{"Cookie": {"theme=dark; " + folderCookieName("/reports/") + "=" + tok}}
+	benchRequestHeader(b, benchURL, hdr, func(w http.ResponseWriter, r *http.Request) error {
+		err := s.h.ServeHTTP(w, r, bareNext)
+		if c := r.Header["Cookie"]; len(c) != 1 || c[0] != "theme=dark" {
+			b.Fatalf("cookies %q", c)
+		}
+		return err
 	})
 }

@@ -291,3 +291,43 @@ func TestSignFolderRules(t *testing.T) {
 		t.Errorf("CheckFile = %q, %v", p, err)
 	}
 }
+
+// FuzzStripFolderCookies: whatever Cookie lines a client sends, what is
+// left for the origin holds no folder cookie and every other cookie pair,
+// in order.
+func FuzzStripFolderCookies(f *testing.F) {
+	f.Add("theme=dark; signet_abc=T; lang=en", "")
+	f.Add("signet_x=1", "a=b;signet_=;;  ;c")
+	f.Add(";;", "signet_signet_=x; xsignet_=y")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		// Lines without a folder cookie are kept as sent; the others are
+		// rebuilt from their other pairs, or dropped when none is left.
+		var want []string
+		for _, line := range []string{a, b} {
+			if !strings.Contains(line, folderCookiePrefix) {
+				want = append(want, line)
+				continue
+			}
+			var kept []string
+			for _, p := range strings.Split(line, ";") {
+				if p = strings.TrimSpace(p); p != "" && !strings.HasPrefix(p, folderCookiePrefix) {
+					kept = append(kept, p)
+				}
+			}
+			if len(kept) > 0 {
+				want = append(want, strings.Join(kept, "; "))
+			}
+		}
+		out := stripFolderCookies([]string{a, b})
+		if strings.Join(out, "\n") != strings.Join(want, "\n") || len(out) != len(want) {
+			t.Fatalf("strip(%q, %q) = %q, want %q", a, b, out, want)
+		}
+		for _, line := range out {
+			for _, p := range strings.Split(line, ";") {
+				if strings.HasPrefix(strings.TrimSpace(p), folderCookiePrefix) {
+					t.Fatalf("a folder cookie is left: %q", out)
+				}
+			}
+		}
+	})
+}
