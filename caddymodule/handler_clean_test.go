@@ -26,6 +26,9 @@ func TestCleanReadProperty(t *testing.T) {
 	link := s.sign(t, "files.example.com", "/alice/f.txt", signer, time.Hour)
 	linkQuery := link[strings.IndexByte(link, '?')+1:]
 	sigValue := linkQuery[len("sig="):]
+	folder := s.signFolder(t, "files.example.com", "/alice/", signer, time.Hour)
+	folderTok := folder.URL[strings.Index(folder.URL, "sig=")+4:]
+	folderCookie := folderCookieName("/alice/") + "=" + folderTok
 
 	paths := []string{
 		"/alice/f.txt", "/alice/", "/alice/a%20b.txt", "/alice/..;/secret", "/alice/%2e%2e;/secret",
@@ -41,6 +44,8 @@ func TestCleanReadProperty(t *testing.T) {
 		{"X-Http-Method-Override", "DELETE"}, {"X-Http-Method", "PUT"}, {"X-Method-Override", "PATCH"},
 		{"Sec-Websocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
 		{"Referer", "http://files.example.com/alice/page.html?" + linkQuery + "&x=1"},
+		{"Referer", folder.PathURL + "page.html"},
+		{"Cookie", "theme=dark; " + folderCookie},
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	arrived := 0
@@ -48,17 +53,22 @@ func TestCleanReadProperty(t *testing.T) {
 		method := methods[rng.IntN(len(methods))]
 		p := paths[rng.IntN(len(paths))]
 		var query string
-		cred := rng.IntN(4)
+		cred := rng.IntN(7)
 		switch cred {
 		case 1: // the signed link (valid only for its path and GET/HEAD)
 			query = linkQuery
 		case 3:
 			query = "sig=garbage"
+		case 4: // the folder link in the query
+			query = "sig=" + folderTok
 		}
 		if rng.IntN(3) == 0 {
 			query = strings.TrimPrefix(query+"&x=1", "&")
 		}
 		target := "http://files.example.com" + p
+		if cred == 5 { // the folder link in the path
+			target = "http://files.example.com/_signet/v1/t/" + folderTok + p
+		}
 		if query != "" {
 			target += "?" + query
 		}
@@ -74,6 +84,9 @@ func TestCleanReadProperty(t *testing.T) {
 		if cred == 2 {
 			r.Header.Set("Authorization", "Bearer "+reader)
 		}
+		if cred == 6 { // the folder link's cookie
+			r.Header.Add("Cookie", "lang=en; "+folderCookie)
+		}
 		for _, h := range hopHeaders {
 			if rng.IntN(3) == 0 {
 				r.Header.Add(h.name, h.value)
@@ -83,6 +96,7 @@ func TestCleanReadProperty(t *testing.T) {
 			}
 		}
 		hopNamed := strings.Contains(strings.Join(r.Header["Connection"], ","), "X-Hop")
+		hasCookie := strings.Contains(strings.Join(r.Header["Cookie"], ";"), folderCookie)
 		o := s.serve(t, r)
 		got := o.next
 		if got == nil {
@@ -116,9 +130,13 @@ func TestCleanReadProperty(t *testing.T) {
 			fail("the signature reached the origin: %q", got.RequestURI)
 		}
 		for _, ref := range got.Header["Referer"] {
-			if strings.Contains(ref, sigValue) {
+			if strings.Contains(ref, sigValue) || strings.Contains(ref, folderTok) {
 				fail("the signature reached the origin in the Referer: %q", ref)
 			}
+		}
+		if strings.Contains(got.RequestURI, folderTok) || strings.Contains(got.URL.Path, "/_signet/") ||
+			strings.Contains(strings.Join(got.Header["Cookie"], ";"), folderCookiePrefix) {
+			fail("the folder token reached the origin: %q, cookies %q", got.RequestURI, got.Header["Cookie"])
 		}
 		if verifier.CheckPath(got.URL.Path, got.URL.RawPath) != nil {
 			fail("ambiguous path %q reached the origin", got.URL.Path)
@@ -136,8 +154,11 @@ func TestCleanReadProperty(t *testing.T) {
 		switch cred {
 		case 1:
 			covered = got.URL.Path == "/alice/f.txt"
-		case 2:
+		case 2, 4, 5, 6:
 			covered = verifier.ScopeCovers("/alice/", got.URL.Path)
+		}
+		if hasCookie && verifier.ScopeCovers("/alice/", got.URL.Path) {
+			covered = true // the folder cookie, when nothing else was presented
 		}
 		if !public && !covered {
 			fail("path %q is covered by neither a public prefix nor the credential", got.URL.Path)
