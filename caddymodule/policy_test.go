@@ -1,0 +1,72 @@
+package caddymodule
+
+import (
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func TestContentDisposition(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		inline bool
+		want   string
+	}{
+		{"report.pdf", false, `attachment; filename="report.pdf"`},
+		{"report.pdf", true, `inline; filename="report.pdf"`},
+		{"", true, `inline`},
+		{"日本語 report.pdf", false, `attachment; filename="___ report.pdf"; filename*=UTF-8''%E6%97%A5%E6%9C%AC%E8%AA%9E%20report.pdf`},
+		{`a "quoted" name.pdf`, false, `attachment; filename="a \"quoted\" name.pdf"`},
+		{`x;y.pdf`, false, `attachment; filename="x;y.pdf"`},
+		{`100% done.txt`, false, `attachment; filename="100_ done.txt"; filename*=UTF-8''100%25%20done.txt`},
+		{`back\slash`, false, `attachment; filename="back\\slash"`},
+	} {
+		got := contentDisposition(tt.name, tt.inline)
+		if got != tt.want {
+			t.Errorf("contentDisposition(%q, %v)\n got %s\nwant %s", tt.name, tt.inline, got, tt.want)
+			continue
+		}
+		// Go's own parser (RFC 6266 and 8187) reads back the exact name.
+		typ, params, err := mime.ParseMediaType(got)
+		if err != nil || (typ == "inline") != tt.inline || params["filename"] != tt.name && tt.name != "" {
+			t.Errorf("mime.ParseMediaType(%s) = %q %q %v, want the name %q", got, typ, params, err, tt.name)
+		}
+	}
+}
+
+// TestPolicyWriter: the link's headers replace the origin's on 200 and 206
+// only, also when the origin adds its own (as reverse_proxy does).
+func TestPolicyWriter(t *testing.T) {
+	for _, status := range []int{200, 206, 304, 404, 500} {
+		rec := httptest.NewRecorder()
+		w := &policyWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: rec},
+			disposition: `attachment; filename="a.pdf"`, contentType: "application/pdf"}
+		w.Header().Add("Content-Type", "text/html")
+		w.Header().Add("Content-Disposition", "inline")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte("x"))
+		ct, cd := rec.Header().Values("Content-Type"), rec.Header().Values("Content-Disposition")
+		ok := status == 200 || status == 206
+		if ok && (strings.Join(ct, ",") != "application/pdf" || strings.Join(cd, ",") != `attachment; filename="a.pdf"` ||
+			rec.Header().Get("X-Content-Type-Options") != "nosniff") {
+			t.Errorf("%d: Content-Type %q, Content-Disposition %q", status, ct, cd)
+		}
+		if !ok && (strings.Join(ct, ",") != "text/html" || strings.Join(cd, ",") != "inline") {
+			t.Errorf("%d: the origin's headers changed: %q %q", status, ct, cd)
+		}
+		if w.status != status {
+			t.Errorf("recorded status %d, want %d", w.status, status)
+		}
+	}
+	// An implicit 200 (Write without WriteHeader) gets the headers too.
+	rec := httptest.NewRecorder()
+	w := &policyWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: rec}, contentType: "text/plain"}
+	_, _ = w.Write([]byte("x"))
+	if rec.Header().Get("Content-Type") != "text/plain" || w.status != http.StatusOK {
+		t.Errorf("implicit 200: %q %d", rec.Header().Get("Content-Type"), w.status)
+	}
+}
