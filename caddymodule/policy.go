@@ -72,7 +72,6 @@ func isAttrChar(c byte) bool {
 	return strings.IndexByte("!#$&+-.^_`|~", c) >= 0
 }
 
-
 // policyWriter sets a link's response headers when the origin answers 200
 // or 206, over whatever the origin (file_server, reverse_proxy) set, and
 // remembers the status (for max_uses).
