@@ -9,9 +9,9 @@ import (
 	"testing"
 )
 
-// folderLink asks the signing endpoint of site for a folder link and fails
+// signFolderAt asks the signing endpoint of site for a folder link and fails
 // the test unless it answers 200.
-func folderLink(t testing.TB, base, token, folder string, extra map[string]any) signed {
+func signFolderAt(t testing.TB, base, token, folder string, extra map[string]any) signed {
 	t.Helper()
 	body := map[string]any{"expires_in": 600, "folder": true}
 	for k, v := range extra {
@@ -43,7 +43,7 @@ func TestFolderSigningEndpoint(t *testing.T) {
 	if !strings.Contains(resp.errorMessage(), `"check"`) {
 		t.Errorf("the 404 does not say how to fix it: %s", resp)
 	}
-	s := folderLink(t, site, k.Key, "/alice", map[string]any{"check": "notes.txt"})
+	s := signFolderAt(t, site, k.Key, "/alice", map[string]any{"check": "notes.txt"})
 	if s.Path != "/alice/" || s.URL != site+"/alice/?sig="+tokenOf(t, s.URL) || s.PathURL != site+"/_signet/v1/t/"+tokenOf(t, s.URL)+"/alice/" {
 		t.Fatalf("folder link %+v", s)
 	}
