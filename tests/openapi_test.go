@@ -19,6 +19,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/caddy-signet/signet/internal/redistest"
 )
 
 // The servers docs/openapi.yaml names, and which of the instance's
@@ -437,6 +439,26 @@ var oaCases = map[string]oaCase{
 			if !strings.Contains(string(r.body), "Q1") {
 				e.t.Errorf("GET /reports/q1.txt: body %q", r.body)
 			}
+			// A folder link's token in the query: the 200 sets the
+			// documented cookie, and the cookie alone then reads the file.
+			tok := e.folderToken("reports", "q1.txt")
+			withSig := do(e.t, http.MethodGet, e.in.site+"/reports/q1.txt?sig="+tok, "", nil)
+			expectStatus(e.t, "GET /reports/q1.txt with a folder link", withSig, http.StatusOK, "")
+			cookie := withSig.header.Get("Set-Cookie")
+			if cookie == "" {
+				e.t.Fatal("a folder link in the query set no cookie")
+			}
+			e.checkHeader("/{path}", http.MethodGet, "200", "Set-Cookie", cookie)
+			req := mustRequest(e.t, http.MethodGet, e.in.site+"/reports/q1.txt")
+			req.Header.Set("Cookie", strings.SplitN(cookie, ";", 2)[0])
+			resp, err := httpClient.Do(req)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				e.t.Errorf("GET /reports/q1.txt with the folder cookie: %d", resp.StatusCode)
+			}
 		}}
 	}},
 	"GET /{path} 400": {req: func(e *oaEnv) oaRequest {
@@ -448,6 +470,45 @@ var oaCases = map[string]oaCase{
 	}},
 	"GET /{path} 405": {req: func(e *oaEnv) oaRequest {
 		return oaRequest{method: http.MethodPut, params: oaQ1, token: e.read.Key}
+	}},
+
+	// A folder link's path form. e.sign's scope is /: it covers every
+	// folder.
+	"GET /_signet/v1/t/{token}/{path} 200": {req: func(e *oaEnv) oaRequest {
+		return oaRequest{params: map[string]string{"token": e.folderToken("reports", "q1.txt"), "path": "reports/q1.txt"},
+			query: "x=1", after: func(r response) {
+				if !strings.Contains(string(r.body), "Q1") {
+					e.t.Errorf("GET the path form of /reports/q1.txt: body %q", r.body)
+				}
+			}}
+	}},
+	"GET /_signet/v1/t/{token}/{path} 400": {req: func(e *oaEnv) oaRequest {
+		return oaRequest{params: map[string]string{"token": "not.a.token", "path": "reports/q1.txt"}}
+	}},
+	"GET /_signet/v1/t/{token}/{path} 403": {req: func(e *oaEnv) oaRequest {
+		// A file link's token does not work in the path.
+		u, err := url.Parse(e.signed().URL)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return oaRequest{params: map[string]string{"token": u.Query().Get("sig"), "path": "reports/q1.txt"}, after: func(r response) {
+			if r.errorMessage() != "only a folder link's token works in a path_url or a cookie" {
+				e.t.Errorf("a file link's token in the path: %s", r)
+			}
+		}}
+	}},
+	"GET /_signet/v1/t/{token}/{path} 503": {req: func(e *oaEnv) oaRequest {
+		// An instance of its own on Redis, cut off: once its view is
+		// older than max_staleness, the path form fails closed.
+		srv := redistest.Start(e.t)
+		in := newInstanceWith(e.t, e.t.TempDir(), "store redis "+srv.URL()+"\nmax_staleness 1s")
+		in.start()
+		path := "/_signet/v1/t/" + e.folderToken("reports", "q1.txt") + "/reports/q1.txt"
+		srv.Stop()
+		eventually(e.t, 20*time.Second, "the instance cut off from Redis answers 503", func() bool {
+			return do(e.t, http.MethodGet, in.site+path, "", nil).status == http.StatusServiceUnavailable
+		})
+		return oaRequest{base: in.site, params: map[string]string{"token": strings.Split(path, "/")[4], "path": "reports/q1.txt"}}
 	}},
 
 	// The signing endpoint.
@@ -586,6 +647,52 @@ func (e *oaEnv) checkSignedURL(what string, r response) {
 		return
 	}
 	expectStatus(e.t, what+": GET the signed URL", do(e.t, http.MethodGet, s.URL, "", nil), http.StatusOK, "")
+}
+
+// folderToken signs a folder link for folder (the origin must have the file
+// check in it) with the sign key on the main site, and returns its token
+// after checking the documented response: url, path_url, path, folder.
+func (e *oaEnv) folderToken(folder, check string) string {
+	e.t.Helper()
+	resp := do(e.t, http.MethodPost, e.in.site+"/_signet/v1/files/"+folder+"/signed-url", e.sign.Key,
+		map[string]any{"expires_in": 600, "folder": true, "check": check})
+	expectStatus(e.t, "sign a folder link", resp, http.StatusOK, "")
+	var s signed
+	if err := json.Unmarshal(resp.body, &s); err != nil {
+		e.t.Fatalf("sign response %s: %v", resp.body, err)
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok := u.Query().Get("sig")
+	if !s.Folder || s.Path != "/"+folder+"/" || u.Path != s.Path ||
+		s.PathURL != e.in.site+"/_signet/v1/t/"+tok+"/"+folder+"/" {
+		e.t.Fatalf("folder link for /%s/: %s", folder, resp.body)
+	}
+	return tok
+}
+
+// checkHeader validates the value of a response header against its
+// documented schema.
+func (e *oaEnv) checkHeader(path, method, status, name, value string) {
+	e.t.Helper()
+	for _, op := range e.ops {
+		if op.path != path || op.method != method {
+			continue
+		}
+		responses, _ := op.op["responses"].(map[string]any)
+		hdrs, _ := e.doc.deref(responses[status])["headers"].(map[string]any)
+		h := e.doc.deref(hdrs[name])
+		if h == nil {
+			e.t.Fatalf("%s %s %s documents no header %s", method, path, status, name)
+		}
+		for _, msg := range e.doc.validate(h["schema"], value, "header "+name) {
+			e.t.Error(msg)
+		}
+		return
+	}
+	e.t.Fatalf("%s %s is not documented", method, path)
 }
 
 // signed signs /reports/q1.txt with the sign key on the main site.

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,29 +20,37 @@ import (
 	"time"
 )
 
-// tourStep is a stretch of the README tour: commands, then the output the
-// README shows for them (the "#   …" comment lines after them).
+// The README sections TestReadmeTour runs, in this order, in one shell.
+const (
+	readmeTour  = "## A five-minute tour"
+	readmeVideo = "## Share a video stream"
+)
+
+// tourStep is a stretch of a README section the test runs: commands, then
+// the output the README shows for them (the "#   …" comment lines after
+// them).
 type tourStep struct {
-	script string   // the lines as written
-	want   []string // expected output lines, "..." or "…" standing for anything
+	section string   // the section's heading
+	script  string   // the lines as written
+	want    []string // expected output lines, "..." or "…" standing for anything
 }
 
-// tourSteps cuts the ```sh blocks of the README's "A five-minute tour"
+// tourSteps cuts the ```sh blocks of the README section under heading
 // after every run of expected-output lines.
-func tourSteps(t *testing.T, readme string) []tourStep {
+func tourSteps(t *testing.T, readme, heading string) []tourStep {
 	t.Helper()
-	blocks := mdFencedBlocks(readmeSection(t, readme, "## A five-minute tour"), "sh")
+	blocks := mdFencedBlocks(readmeSection(t, readme, heading), "sh")
 	if len(blocks) == 0 {
-		t.Fatal(`README.md: no sh block under "## A five-minute tour"`)
+		t.Fatalf(`README.md: no sh block under %q`, heading)
 	}
 	var steps []tourStep
-	var cur tourStep
+	cur := tourStep{section: heading}
 	for _, line := range strings.Split(strings.Join(blocks, ""), "\n") {
 		if w, ok := strings.CutPrefix(line, "#   "); ok {
 			cur.want = append(cur.want, strings.TrimSpace(w))
 		} else if len(cur.want) > 0 {
 			steps = append(steps, cur)
-			cur = tourStep{}
+			cur = tourStep{section: heading}
 		}
 		cur.script += line + "\n"
 	}
@@ -130,11 +139,13 @@ func (b *tourLog) String() string {
 	return b.buf.String()
 }
 
-// TestReadmeTour runs the README's five-minute tour as written, in a copy
-// of the checkout, against `make run`, and checks the output the README
-// shows. `make run` serves on the fixed ports 8080 and 2019.
+// TestReadmeTour runs the README's five-minute tour and then its video
+// stream section as written, in one shell, in a copy of the checkout (the
+// stream the section makes goes there too), against `make run`, and checks
+// the output the README shows. `make run` serves on the fixed ports 8080
+// and 2019.
 func TestReadmeTour(t *testing.T) {
-	for _, tool := range []string{"bash", "make", "git", "curl", "python3"} {
+	for _, tool := range []string{"bash", "make", "git", "curl", "python3", "ffmpeg"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("the README tour needs %s on PATH: %v", tool, err)
 		}
@@ -150,7 +161,8 @@ func TestReadmeTour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := tourSteps(t, string(readme))
+	tour := tourSteps(t, string(readme), readmeTour)
+	steps := slices.Concat(tour, tourSteps(t, string(readme), readmeVideo))
 	dir := copyCheckout(t)
 
 	// "With `make run` going in one terminal": the build is cached, so it
@@ -200,8 +212,8 @@ func TestReadmeTour(t *testing.T) {
 		}
 	}
 
-	// The tour in one shell, so its variables carry over, with a marker
-	// between steps to tell their outputs apart.
+	// The sections in one shell, so their variables carry over, with a
+	// marker between steps to tell their outputs apart.
 	const marker = "@@signet-readme-tour-step@@"
 	var script strings.Builder
 	for _, s := range steps {
@@ -211,17 +223,25 @@ func TestReadmeTour(t *testing.T) {
 	if err := os.WriteFile(file, []byte(script.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	tour := exec.CommandContext(ctx, "bash", "-euo", "pipefail", file)
-	tour.Dir = dir
+	sh := exec.CommandContext(ctx, "bash", "-euo", "pipefail", file)
+	sh.Dir = dir
 	var stdout, stderr bytes.Buffer
-	tour.Stdout, tour.Stderr = &stdout, &stderr
-	err = tour.Run()
+	sh.Stdout, sh.Stderr = &stdout, &stderr
+	err = sh.Run()
 	outs := strings.Split(stdout.String(), marker+"\n")[1:]
+	// stepNo numbers the steps of each section from 1.
+	stepNo := func(i int) int {
+		if i >= len(tour) {
+			return i - len(tour) + 1
+		}
+		return i + 1
+	}
 	if err != nil {
-		t.Fatalf("the tour failed in step %d: %v\nscript:\n%s\nstdout:\n%s\nstderr:\n%s",
-			len(outs), err, steps[max(len(outs)-1, 0)].script, stdout.String(), stderr.String())
+		i := max(len(outs)-1, 0)
+		t.Fatalf("README %q failed in step %d: %v\nscript:\n%s\nstdout:\n%s\nstderr:\n%s",
+			steps[i].section, stepNo(i), err, steps[i].script, stdout.String(), stderr.String())
 	}
 	if len(outs) != len(steps) {
 		t.Fatalf("%d step outputs for %d steps:\n%s", len(outs), len(steps), stdout.String())
@@ -240,22 +260,26 @@ func TestReadmeTour(t *testing.T) {
 				}
 			}
 			if !found {
-				t.Errorf("README tour, step %d: the output does not show %q (in this order)\nstep:\n%s\noutput:\n%s", i+1, w, s.script, outs[i])
+				t.Errorf("README %q, step %d: the output does not show %q (in this order)\nstep:\n%s\noutput:\n%s", s.section, stepNo(i), w, s.script, outs[i])
 			}
 		}
 	}
 	// The tour ends at a revoked link: the last command is `curl "$URL"`
 	// after the key that issued it was deleted.
-	last := strings.TrimSpace(outs[len(outs)-1])
+	last := strings.TrimSpace(outs[len(tour)-1])
 	lastCommand := ""
-	for _, line := range strings.Split(steps[len(steps)-1].script, "\n") {
+	for _, line := range strings.Split(tour[len(tour)-1].script, "\n") {
 		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
 			lastCommand = l
 		}
 	}
 	if lastCommand != `curl "$URL"` ||
 		!strings.Contains(last[strings.LastIndex(last, "\n")+1:], `"code":"revoked"`) {
-		t.Errorf("the tour should end with curl \"$URL\" refused as revoked; the last step printed:\n%s", outs[len(outs)-1])
+		t.Errorf("the tour should end with curl \"$URL\" refused as revoked; the last step printed:\n%s", outs[len(tour)-1])
+	}
+	// The video section cleans up after itself: the stream it made is gone.
+	if _, err := os.Stat(filepath.Join(dir, "example", "files", "movie")); !os.IsNotExist(err) {
+		t.Errorf("example/files/movie is still there after the README's video section (%v)", err)
 	}
 	if t.Failed() {
 		t.Logf("make run log:\n%s", runLog.String())
