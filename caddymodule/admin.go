@@ -134,7 +134,7 @@ func adminRevoke(w http.ResponseWriter, r *http.Request, app *App, st *running) 
 	if err := decodeJSON(w, r, &req, maxPublicBody, revokeExample); err != nil {
 		return err
 	}
-	rev, claims, err := rules.Revocation(req, st.verifier, time.Now())
+	rev, claims, err := rules.Revocation(req, st.verifier, time.Now(), app.pathForms()...)
 	if err != nil {
 		return err
 	}

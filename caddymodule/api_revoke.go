@@ -20,7 +20,7 @@ func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request, dc decisio
 	if err != nil {
 		return h.fail(w, r, dc, err)
 	}
-	rev, claims, err := rules.Revocation(req, c.st.verifier, c.now)
+	rev, claims, err := rules.Revocation(req, c.st.verifier, c.now, h.pathForm)
 	if err == nil {
 		err = rules.MayRevoke(c.actor, req, rev, claims)
 	}

@@ -379,6 +379,24 @@ func (a *App) pathFormAPI() string {
 	return ""
 }
 
+// pathForms are the path forms of the API prefixes of the config's
+// handlers (the default prefix when none uses the app yet).
+func (a *App) pathForms() []verifier.PathForm {
+	apis := []string{defaultAPIPrefix}
+	if a.s != nil {
+		a.s.apiMu.Lock()
+		if len(a.s.apis) > 0 {
+			apis = slices.Clone(a.s.apis)
+		}
+		a.s.apiMu.Unlock()
+	}
+	forms := make([]verifier.PathForm, len(apis))
+	for i, api := range apis {
+		forms[i] = verifier.NewPathForm(api)
+	}
+	return forms
+}
+
 // paramName is the signature parameter's name.
 func (a *App) paramName() string {
 	if a.QueryParam != "" {

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -106,6 +107,9 @@ func (h *Handler) serveCookie(w http.ResponseWriter, r *http.Request, dc decisio
 		return false, nil
 	}
 	dc.cred = credSignedURL
+	if errors.Is(firstErr, verifier.ErrMalformedToken) {
+		return true, h.deny(w, r, dc, http.StatusForbidden, "malformed_signature", "the folder cookie holds a malformed token", "malformed_signature")
+	}
 	return true, h.fail(w, r, dc, linkError(firstErr))
 }
 

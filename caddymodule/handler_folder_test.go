@@ -187,6 +187,17 @@ func TestFolderLinkFollowsKeyAndRevocation(t *testing.T) {
 	expect("revoked by id", tokOf(l), "/movie/a.ts", http.StatusForbidden)
 	expect("another link", byID, "/movie/a.ts", 200)
 
+	// A path_url names its link for revocation as well as its url does.
+	byPath := s.signFolder(t, "files.example.com", "/movie/", signer, time.Hour)
+	rev, claims, err := rules.Revocation(rules.RevokeRequest{URL: byPath.PathURL + "seg1.ts"}, s.st.verifier, time.Now(), s.h.pathForm)
+	if err != nil || claims.ID.String() != byPath.ID {
+		t.Fatalf("revoke by path_url: %v, %+v", err, claims)
+	}
+	if err := cache.Revoke(ctx, *rev); err != nil {
+		t.Fatal(err)
+	}
+	expect("revoked by path_url", tokOf(byPath), "/movie/a.ts", http.StatusForbidden)
+
 	// Narrowing the key below the folder ends the link everywhere in it.
 	if _, err := cache.UpdateKey(ctx, signer.ID, func(k *keystore.Key) error {
 		k.Scopes = []string{"/movie/sub/"}

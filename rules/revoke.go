@@ -30,8 +30,10 @@ type RevokeRequest struct {
 
 // Revocation checks req and returns the record to store; for a whole URL it
 // also returns the link's claims. It returns a nil record and no error for
-// a URL that has expired already. v verifies URLs (nil: refuse them).
-func Revocation(req RevokeRequest, v *verifier.Verifier, now time.Time) (*keystore.Revocation, *verifier.Claims, error) {
+// a URL that has expired already. v verifies URLs (nil: refuse them); a
+// folder link's path_url is recognised through forms (the path forms of
+// the site's API prefixes).
+func Revocation(req RevokeRequest, v *verifier.Verifier, now time.Time, forms ...verifier.PathForm) (*keystore.Revocation, *verifier.Claims, error) {
 	given := 0
 	for _, s := range []string{req.URL, req.ID, req.KeyID, req.Prefix} {
 		if s != "" {
@@ -52,6 +54,13 @@ func Revocation(req RevokeRequest, v *verifier.Verifier, now time.Time) (*keysto
 		c, err := v.Verify(verifier.Target{
 			Host: u.Host, Method: http.MethodGet, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery,
 		}, now)
+		for _, f := range forms {
+			if tok, rest, restRaw, cerr := f.Cut(u.Path, u.RawPath); err == verifier.ErrNoToken && cerr == nil {
+				c, err = v.VerifyToken(tok, verifier.Target{
+					Host: u.Host, Method: http.MethodGet, Path: rest, RawPath: restRaw, RawQuery: u.RawQuery,
+				}, now)
+			}
+		}
 		switch {
 		case errors.Is(err, verifier.ErrExpired):
 			return nil, nil, nil
