@@ -29,11 +29,16 @@ func init() {
 // a key that exists, has not expired, is enabled and has a scope covering
 // the path. Other methods are refused (405): Signet guards reading files.
 //
+// A folder link's token also works in the path, `{api}/t/{token}/folder/…`
+// (handed on as `/folder/…`), and in the `signet_…` cookie that the query
+// form sets, scoped to the folder (folder.go).
+//
 // Only a clean read reaches the next handler: the Authorization header,
 // the signature parameter (also inside a Referer), protocol upgrades
 // (Upgrade, Connection and the hop-by-hop headers it names, HTTP2-Settings,
 // TE), request trailers, any request body and method-override headers are
-// removed first, on public paths too.
+// removed first, on public paths too, and so are folder cookies and a
+// path form's token.
 //
 // Under its API prefix (default `/_signet/v1`) it serves the public API:
 // the signing endpoint `POST {api}/files/{path}/signed-url` and

@@ -79,6 +79,9 @@ func TestDecisionTable(t *testing.T) {
 	}
 	operatorLink := s.sign(t, "files.example.com", "/anything.txt", nil, time.Hour)
 	tooLong := s.sign(t, "files.example.com", "/reports/long.pdf", signer, 2*time.Hour)
+	folder := s.signFolder(t, "files.example.com", "/reports/", signer, time.Hour)
+	folderTok := folder.URL[strings.Index(folder.URL, "sig=")+4:]
+	folderCookie := folderCookieName("/reports/") + "=" + folderTok
 
 	type row struct {
 		name   string
@@ -87,42 +90,54 @@ func TestDecisionTable(t *testing.T) {
 		auth   []string
 		status int
 		code   string // error.code, "" when the request reaches the next handler
+		cookie string
 	}
 	rows := []row{
-		{"1 ambiguous path", "GET", "/reports/../secret", nil, 400, "bad_request"},
-		{"1 dot segment with path parameter", "GET", "/public/..;/secret", nil, 400, "bad_request"},
-		{"2 two Authorization headers", "GET", "/reports/q1.pdf", []string{"Bearer " + reader, "Bearer " + reader}, 400, "bad_request"},
-		{"3 unknown API path", "GET", "/_signet/v1/nope", nil, 404, "not_found"},
-		{"3 signing endpoint without key", "POST", "/_signet/v1/files/reports/q1.pdf/signed-url", nil, 401, "unauthorized"},
-		{"4 public path, POST", "POST", "/public/a.txt", nil, 405, "method_not_allowed"},
-		{"5 public path, GET", "GET", "/public/a.txt", nil, 200, ""},
-		{"5 public path, HEAD with a key", "HEAD", "/public/a.txt", []string{"Bearer " + reader}, 200, ""},
-		{"7 signed URL", "GET", link, nil, 200, ""},
-		{"7 signed URL, HEAD", "HEAD", link, nil, 200, ""},
-		{"7 signed URL with a valid key too", "GET", link, []string{"Bearer " + reader}, 200, ""},
-		{"7 bad signature even with a valid key", "GET", tamper(link), []string{"Bearer " + reader}, 403, "invalid_signature"},
-		{"7 malformed signature", "GET", "/reports/q1.pdf?sig=!!", nil, 403, "malformed_signature"},
-		{"7 signed URL, POST", "POST", link, nil, 403, "method_not_allowed"},
-		{"7 signed URL for another path", "GET", strings.Replace(link, "q1.pdf", "q2.pdf", 1), nil, 403, "invalid_signature"},
-		{"7 issuing key deleted", "GET", deletedLink, nil, 403, "revoked"},
-		{"7 link revoked", "GET", revokedLink, nil, 403, "revoked"},
-		{"7 operator link", "GET", operatorLink, nil, 200, ""},
-		{"8 no credentials", "GET", "/reports/q1.pdf", nil, 401, "unauthorized"},
-		{"9 not Bearer", "GET", "/reports/q1.pdf", []string{"Basic YTpi"}, 401, "unauthorized"},
-		{"10 malformed key", "GET", "/reports/q1.pdf", []string{"Bearer sk_nope"}, 401, "unauthorized"},
-		{"11 unknown key", "GET", "/reports/q1.pdf", []string{"Bearer " + mustToken(t)}, 401, "unauthorized"},
-		{"12 expired key", "GET", "/reports/q1.pdf", []string{"Bearer " + expiredToken}, 401, "unauthorized"},
-		{"13 disabled key", "GET", "/reports/q1.pdf", []string{"Bearer " + disabledToken}, 403, "forbidden"},
-		{"14 key, PUT", "PUT", "/reports/q1.pdf", []string{"Bearer " + reader}, 405, "method_not_allowed"},
-		{"15 scope", "GET", "/other/q1.pdf", []string{"Bearer " + reader}, 403, "forbidden"},
-		{"15 scope at a segment boundary", "GET", "/reports2/q1.pdf", []string{"Bearer " + reader}, 403, "forbidden"},
-		{"16 accepted", "GET", "/reports/q1.pdf?x=1", []string{"bearer  " + reader}, 200, ""},
+		{"1 ambiguous path", "GET", "/reports/../secret", nil, 400, "bad_request", ""},
+		{"1 dot segment with path parameter", "GET", "/public/..;/secret", nil, 400, "bad_request", ""},
+		{"2 two Authorization headers", "GET", "/reports/q1.pdf", []string{"Bearer " + reader, "Bearer " + reader}, 400, "bad_request", ""},
+		{"2a path form", "GET", "/_signet/v1/t/" + folderTok + "/reports/q1.pdf", nil, 200, "", ""},
+		{"2a path form outside the folder", "GET", "/_signet/v1/t/" + folderTok + "/other/q1.pdf", nil, 403, "invalid_signature", ""},
+		{"2a path form without a path", "GET", "/_signet/v1/t/" + folderTok, nil, 400, "malformed_signature", ""},
+		{"3 unknown API path", "GET", "/_signet/v1/nope", nil, 404, "not_found", ""},
+		{"3 signing endpoint without key", "POST", "/_signet/v1/files/reports/q1.pdf/signed-url", nil, 401, "unauthorized", ""},
+		{"4 public path, POST", "POST", "/public/a.txt", nil, 405, "method_not_allowed", ""},
+		{"5 public path, GET", "GET", "/public/a.txt", nil, 200, "", ""},
+		{"5 public path, HEAD with a key", "HEAD", "/public/a.txt", []string{"Bearer " + reader}, 200, "", ""},
+		{"7 signed URL", "GET", link, nil, 200, "", ""},
+		{"7 signed URL, HEAD", "HEAD", link, nil, 200, "", ""},
+		{"7 signed URL with a valid key too", "GET", link, []string{"Bearer " + reader}, 200, "", ""},
+		{"7 bad signature even with a valid key", "GET", tamper(link), []string{"Bearer " + reader}, 403, "invalid_signature", ""},
+		{"7 malformed signature", "GET", "/reports/q1.pdf?sig=!!", nil, 403, "malformed_signature", ""},
+		{"7 signed URL, POST", "POST", link, nil, 403, "method_not_allowed", ""},
+		{"7 signed URL for another path", "GET", strings.Replace(link, "q1.pdf", "q2.pdf", 1), nil, 403, "invalid_signature", ""},
+		{"7 issuing key deleted", "GET", deletedLink, nil, 403, "revoked", ""},
+		{"7 link revoked", "GET", revokedLink, nil, 403, "revoked", ""},
+		{"7 operator link", "GET", operatorLink, nil, 200, "", ""},
+		{"7 folder link in the query", "GET", "/reports/sub/a.pdf?sig=" + folderTok, nil, 200, "", ""},
+		{"7a folder cookie", "GET", "/reports/q1.pdf", nil, 200, "", folderCookie},
+		{"7a folder cookie outside its folder", "GET", "/other/q1.pdf", nil, 403, "invalid_signature", folderCookie},
+		{"7a a key decides, not the cookie", "GET", "/other/q1.pdf", []string{"Bearer " + reader}, 403, "forbidden", folderCookie},
+		{"7a a signature decides, not the cookie", "GET", tamper(link), nil, 403, "invalid_signature", folderCookie},
+		{"8 no credentials", "GET", "/reports/q1.pdf", nil, 401, "unauthorized", ""},
+		{"9 not Bearer", "GET", "/reports/q1.pdf", []string{"Basic YTpi"}, 401, "unauthorized", ""},
+		{"10 malformed key", "GET", "/reports/q1.pdf", []string{"Bearer sk_nope"}, 401, "unauthorized", ""},
+		{"11 unknown key", "GET", "/reports/q1.pdf", []string{"Bearer " + mustToken(t)}, 401, "unauthorized", ""},
+		{"12 expired key", "GET", "/reports/q1.pdf", []string{"Bearer " + expiredToken}, 401, "unauthorized", ""},
+		{"13 disabled key", "GET", "/reports/q1.pdf", []string{"Bearer " + disabledToken}, 403, "forbidden", ""},
+		{"14 key, PUT", "PUT", "/reports/q1.pdf", []string{"Bearer " + reader}, 405, "method_not_allowed", ""},
+		{"15 scope", "GET", "/other/q1.pdf", []string{"Bearer " + reader}, 403, "forbidden", ""},
+		{"15 scope at a segment boundary", "GET", "/reports2/q1.pdf", []string{"Bearer " + reader}, 403, "forbidden", ""},
+		{"16 accepted", "GET", "/reports/q1.pdf?x=1", []string{"bearer  " + reader}, 200, "", ""},
 	}
 	for _, tt := range rows {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(tt.method, "http://files.example.com"+strings.TrimPrefix(tt.url, "http://files.example.com"), nil)
 			if tt.auth != nil {
 				r.Header["Authorization"] = tt.auth
+			}
+			if tt.cookie != "" {
+				r.Header.Set("Cookie", tt.cookie)
 			}
 			o := s.serve(t, r)
 			if o.status != tt.status || o.code != tt.code {
