@@ -16,8 +16,9 @@ import (
 // c must have 0 < IssuedAt < ExpiresAt, a KeyID of at most MaxKeyIDLen
 // printable ASCII characters (no space), and a Prefix that is empty or a
 // valid scope (see CheckScope) of at most MaxPrefixLen bytes covering
-// t.Path. t must be a GET or HEAD request (ErrMethodNotAllowed otherwise)
-// with a non-empty host and a path that passes CheckPath (ErrAmbiguousPath
+// t.Path; ExpiresAt is the expiry signed (c.SignedExpiresAt is ignored).
+// t must be a GET or HEAD request (ErrMethodNotAllowed otherwise) with a
+// non-empty host and a path that passes CheckPath (ErrAmbiguousPath
 // otherwise), and t.RawQuery must be at most MaxSignQueryLen bytes of
 // well-formed percent-encoding. Sign does not enforce a maximum lifetime;
 // that is the caller's policy.

@@ -18,8 +18,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s-signed, %s: %v", method, m, err)
 			}
-			c.SecretID = "s1"
-			if got != c {
+			if c = verified(c, s); got != c {
 				t.Fatalf("claims %+v, want %+v", got, c)
 			}
 		}
@@ -123,7 +122,7 @@ func TestVerifierSign(t *testing.T) {
 		}
 	}
 	got, err := v.Verify(signedTarget(t, s1, c, tg), testNow)
-	if c.SecretID = s1.ID; err != nil || got != c {
+	if c = verified(c, s1); err != nil || got != c {
 		t.Fatalf("Verify: %+v, %v; want %+v", got, err, c)
 	}
 }

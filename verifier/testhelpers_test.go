@@ -27,6 +27,16 @@ func mustVerifier(tb testing.TB, param string, skew time.Duration, ring ...Secre
 	return v
 }
 
+// mustVerifierOpts is mustVerifier with options.
+func mustVerifierOpts(tb testing.TB, param string, skew time.Duration, opts []Option, ring ...Secret) *Verifier {
+	tb.Helper()
+	v, err := NewVerifier(ring, param, skew, opts...)
+	if err != nil {
+		tb.Fatalf("NewVerifier: %v", err)
+	}
+	return v
+}
+
 func testSecret(id string, fill byte) Secret {
 	k := make([]byte, 32)
 	for i := range k {
@@ -52,6 +62,14 @@ func reqTarget(tb testing.TB, method, host, uri string) Target {
 		tb.Fatalf("ParseRequestURI(%q): %v", uri, err)
 	}
 	return Target{Host: host, Method: method, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+}
+
+// verified returns c as Verify returns it when s signed it and no expiry
+// hook is set: with SecretID and SignedExpiresAt.
+func verified(c Claims, s Secret) Claims {
+	c.SecretID = s.ID
+	c.SignedExpiresAt = c.ExpiresAt
+	return c
 }
 
 func mustSign(tb testing.TB, s Secret, c Claims, t Target) string {

@@ -48,13 +48,17 @@ const (
 )
 
 // Claims are what a token asserts.
+//
+// Sign signs ExpiresAt as the token's expiry and ignores SignedExpiresAt
+// and SecretID (it sets them); Verify returns both expiries.
 type Claims struct {
-	ExpiresAt int64  // unix seconds
-	IssuedAt  int64  // unix seconds; also the not-before
-	ID        URLID  // the link's random id
-	KeyID     string // id of the issuing API key; "" when issued by an operator
-	SecretID  string // id of the secret that signed
-	Prefix    string // "" = the token grants exactly Target.Path; else the granted path prefix
+	ExpiresAt       int64  // unix seconds: the expiry in force (SignedExpiresAt, or what the WithExpiry hook made of it)
+	SignedExpiresAt int64  // unix seconds: the expiry the token carries
+	IssuedAt        int64  // unix seconds; also the not-before
+	ID              URLID  // the link's random id
+	KeyID           string // id of the issuing API key; "" when issued by an operator
+	SecretID        string // id of the secret that signed
+	Prefix          string // "" = the token grants exactly Target.Path; else the granted path prefix
 }
 
 // appendSigned appends the token's version and payload (everything the tag

@@ -138,8 +138,7 @@ func TestSignedURLVectors(t *testing.T) {
 					t.Errorf("check %d (%s %s %s): err = %v, want %v", i, chk.Method, chk.Host, chk.RequestURI, err, want)
 					continue
 				}
-				wantClaims := c
-				wantClaims.SecretID = s.ID
+				wantClaims := verified(c, s)
 				if err == nil && got != wantClaims {
 					t.Errorf("check %d: claims %+v, want %+v", i, got, wantClaims)
 				}

@@ -16,18 +16,36 @@ import (
 // concurrent use. To change secrets while serving, build a new Verifier and
 // swap it in.
 type Verifier struct {
-	ring  ring // the first signs, all verify (rotation)
-	param string
-	skew  time.Duration
-	names names
+	ring   ring // the first signs, all verify (rotation)
+	param  string
+	skew   time.Duration
+	expiry func(id URLID, signed int64) int64 // nil: the token's own expiry
+	names  names
+}
+
+// Option configures a Verifier (see NewVerifier).
+type Option struct{ apply func(*Verifier) }
+
+// WithExpiry makes f decide the expiry in force of every token whose tag
+// matched: Verify and VerifyToken call f(id, signed) with the link's id and
+// the token's own expiry (unix seconds), at most once per call, and check
+// ErrExpired against what it returns, a later or an earlier unix time (or
+// signed itself, for links whose expiry has not moved); an expiry at or
+// before the token's issued_at has passed, whatever the clock skew. This
+// lets a server extend or shorten links after issue without changing their
+// URL. f is on the request path: it must be fast, must not block, and must
+// be safe for concurrent use. A nil f sets no hook.
+func WithExpiry(f func(id URLID, signed int64) int64) Option {
+	return Option{func(v *Verifier) { v.expiry = f }}
 }
 
 // NewVerifier returns a Verifier for ring (the first secret signs, all
 // verify; at least one, each valid, ids unique), the query parameter param
 // that carries tokens (1–64 characters of A-Z a-z 0-9 - . _ ~; DefaultParam
-// when empty), and the clock skew allowed for not-before (not negative).
-// It copies the keys and prepares their HMACs.
-func NewVerifier(ring []Secret, param string, skew time.Duration) (*Verifier, error) {
+// when empty), and the clock skew allowed for not-before (not negative),
+// with opts applied in order (WithExpiry). It copies the keys and prepares
+// their HMACs.
+func NewVerifier(ring []Secret, param string, skew time.Duration, opts ...Option) (*Verifier, error) {
 	if param == "" {
 		param = DefaultParam
 	}
@@ -42,6 +60,11 @@ func NewVerifier(ring []Secret, param string, skew time.Duration) (*Verifier, er
 		return nil, err
 	}
 	v := &Verifier{ring: r, param: param, skew: skew}
+	for _, o := range opts {
+		if o.apply != nil {
+			o.apply(v)
+		}
+	}
 	v.names.seed = maphash.MakeSeed()
 	return v, nil
 }
@@ -58,7 +81,8 @@ func (v *Verifier) Param() string { return v.param }
 // (ErrMalformedToken); (5) pick the secret by the id in the payload
 // (unknown: ErrBadSignature); (6) compare the tag in constant time
 // (ErrBadSignature); only then (7) read the claims: expiry (ErrExpired, when
-// now >= ExpiresAt) and not-before (ErrNotYetValid, when now+skew <
+// now >= the expiry in force: the token's, or what the WithExpiry hook
+// returns for it) and not-before (ErrNotYetValid, when now+skew <
 // IssuedAt); (8) constraints (unknown: ErrMalformedToken); (9) the path
 // (CheckPath: ErrAmbiguousPath) and, for a prefix token, that the prefix
 // covers it at a segment boundary (ErrBadSignature). It returns the zero
@@ -142,8 +166,13 @@ func (v *Verifier) verify(tok string, t Target, now time.Time, folderOnly bool) 
 	if p.issuedAt == 0 || p.expiresAt > math.MaxInt64 || p.expiresAt <= p.issuedAt || !validKeyID(p.keyID) {
 		return Claims{}, ErrMalformedToken
 	}
-	if now.Unix() >= int64(p.expiresAt) {
-		return Claims{}, ErrExpired
+	id, signedExp := URLID(p.urlID), int64(p.expiresAt)
+	exp := signedExp
+	if v.expiry != nil {
+		exp = v.expiry(id, signedExp)
+	}
+	if now.Unix() >= exp || exp <= int64(p.issuedAt) {
+		return Claims{}, ErrExpired // a link cut back to its issue has expired, whatever the skew
 	}
 	if now.Add(v.skew).Unix() < int64(p.issuedAt) {
 		return Claims{}, ErrNotYetValid
@@ -167,12 +196,13 @@ func (v *Verifier) verify(tok string, t Target, now time.Time, folderOnly bool) 
 		return Claims{}, ErrMalformedToken
 	}
 	c := Claims{
-		ExpiresAt: int64(p.expiresAt),
-		IssuedAt:  int64(p.issuedAt),
-		ID:        URLID(p.urlID),
-		KeyID:     v.names.get(p.keyID),
-		SecretID:  rs.id,
-		Prefix:    v.names.get(prefix),
+		ExpiresAt:       exp,
+		SignedExpiresAt: signedExp,
+		IssuedAt:        int64(p.issuedAt),
+		ID:              id,
+		KeyID:           v.names.get(p.keyID),
+		SecretID:        rs.id,
+		Prefix:          v.names.get(prefix),
 	}
 	if c.Prefix != "" && CheckScope(c.Prefix) != nil {
 		return Claims{}, ErrMalformedToken

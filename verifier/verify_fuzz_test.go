@@ -170,7 +170,7 @@ func fuzzBases(tb testing.TB) []fuzzBase {
 			orig.RawQuery = "" // a folder token binds no query
 		}
 		tok := mustSign(tb, s, c, orig)
-		c.SecretID = s.ID
+		c = verified(c, s)
 		sep := "?"
 		if strings.Contains(uri, "?") {
 			sep = "&"
@@ -391,8 +391,7 @@ func FuzzSignVerify(f *testing.F) {
 			}
 			return
 		}
-		c.SecretID = fuzzS2.ID
-		if err != nil || got != c {
+		if c = verified(c, fuzzS2); err != nil || got != c {
 			t.Fatalf("Verify(Sign(%+v, %+v)) = %+v, %v", c, tg, got, err)
 		}
 	})
