@@ -532,6 +532,10 @@ func TestVerifyAllocs(t *testing.T) {
 		{"malformed", reqTarget(t, "GET", "h", "/f?sig=AAAA"), ErrMalformedToken},
 		{"expired", signedTarget(t, s, Claims{IssuedAt: 1, ExpiresAt: 2, KeyID: "key_2"}, reqTarget(t, "GET", "h", "/f")), ErrExpired},
 		{"ambiguous under a prefix", ambiguous, ErrAmbiguousPath},
+		{"every policy", signedTarget(t, s, Claims{IssuedAt: testNow.Unix(), ExpiresAt: testNow.Unix() + 1, KeyID: "k", Policy: allPolicies()},
+			reqTarget(t, "GET", "files.example.com", "/f")), nil},
+		{"folder, every policy at its limit", signedTarget(t, s, Claims{IssuedAt: testNow.Unix(), ExpiresAt: testNow.Unix() + 1, Prefix: "/reports/", Policy: maxPolicy()},
+			reqTarget(t, "GET", "files.example.com", "/reports/2026/q1.pdf")), nil},
 	}
 	for _, tt := range tests {
 		// The first call may intern the key id and prefix.
@@ -655,4 +659,27 @@ func BenchmarkVerifyParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkVerifyPolicy verifies a token with every policy set, with an
+// expiry hook that looks the link up in a map.
+func BenchmarkVerifyPolicy(b *testing.B) {
+	s := testSecret("2026-01", 7)
+	c := testClaims()
+	c.KeyID = "key_01J9ZQ4M8T"
+	c.Policy = allPolicies()
+	tg := signedTarget(b, s, c, reqTarget(b, "GET", "files.example.com", "/reports/2026/q1.pdf"))
+	moved := map[URLID]int64{{1}: 1}
+	v := mustVerifierOpts(b, "", 0, []Option{WithExpiry(func(id URLID, signed int64) int64 {
+		if e, ok := moved[id]; ok {
+			return e
+		}
+		return signed
+	})}, s)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(tg, testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
