@@ -14,13 +14,14 @@ import (
 // signers); a server signs with (*Verifier).Sign.
 //
 // c must have 0 < IssuedAt < ExpiresAt, a KeyID of at most MaxKeyIDLen
-// printable ASCII characters (no space), and a Prefix that is empty or a
+// printable ASCII characters (no space), a Prefix that is empty or a
 // valid scope (see CheckScope) of at most MaxPrefixLen bytes covering
-// t.Path. t must be a GET or HEAD request (ErrMethodNotAllowed otherwise)
-// with a non-empty host and a path that passes CheckPath (ErrAmbiguousPath
-// otherwise), and t.RawQuery must be at most MaxSignQueryLen bytes of
-// well-formed percent-encoding. Sign does not enforce a maximum lifetime;
-// that is the caller's policy.
+// t.Path, and a Policy that passes Check; ExpiresAt is the expiry signed
+// (c.SignedExpiresAt is ignored). t must be a GET or HEAD request
+// (ErrMethodNotAllowed otherwise) with a non-empty host and a path that
+// passes CheckPath (ErrAmbiguousPath otherwise), and t.RawQuery must be at
+// most MaxSignQueryLen bytes of well-formed percent-encoding. Sign does not
+// enforce a maximum lifetime; that is the caller's policy.
 func Sign(s Secret, c Claims, t Target) (string, error) {
 	if err := s.Validate(); err != nil {
 		return "", err
@@ -50,6 +51,9 @@ func sign(ms *macState, c *Claims, t Target) (string, error) {
 		return "", fmt.Errorf("cannot sign: prefix longer than %d bytes", MaxPrefixLen)
 	case c.Prefix != "" && CheckScope(c.Prefix) != nil:
 		return "", errors.New("cannot sign: prefix is not a clean absolute path")
+	}
+	if err := c.Policy.Check(); err != nil {
+		return "", fmt.Errorf("cannot sign: %w", err)
 	}
 	if t.Method != "GET" && t.Method != "HEAD" {
 		return "", ErrMethodNotAllowed

@@ -18,8 +18,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s-signed, %s: %v", method, m, err)
 			}
-			c.SecretID = "s1"
-			if got != c {
+			if c = verified(c, s); got != c {
 				t.Fatalf("claims %+v, want %+v", got, c)
 			}
 		}
@@ -95,16 +94,36 @@ func TestSignRejects(t *testing.T) {
 	c := testClaims()
 	c.KeyID = strings.Repeat("k", MaxKeyIDLen)
 	c.Prefix = "/" + strings.Repeat("p", MaxPrefixLen-1)
+	c.Policy = maxPolicy()
 	big := Secret{ID: strings.Repeat("s", 32), Key: make([]byte, 64)}
+	bigParam := strings.Repeat("p", maxParamLen)
 	tg := Target{Host: strings.Repeat("h", MaxHostLen), Method: "GET", Path: c.Prefix + "/f"}
 	tok, err := Sign(big, c, tg)
 	if err != nil {
 		t.Fatalf("largest token: %v", err)
 	}
+	if len(tok) != (maxSignedTokenLen*4+2)/3 || len(tok) > MaxTokenLen {
+		t.Fatalf("largest token has %d chars, want %d (at most MaxTokenLen %d)", len(tok), (maxSignedTokenLen*4+2)/3, MaxTokenLen)
+	}
 	// A folder token binds no query, so the longest query still verifies.
-	tg.RawQuery = AppendToken(strings.Repeat("q", MaxSignQueryLen), strings.Repeat("p", maxParamLen), tok)
-	if _, err := mustVerifier(t, strings.Repeat("p", maxParamLen), 0, big).Verify(tg, testNow); err != nil {
+	tg.RawQuery = AppendToken(strings.Repeat("q", MaxSignQueryLen), bigParam, tok)
+	if _, err := mustVerifier(t, bigParam, 0, big).Verify(tg, testNow); err != nil {
 		t.Fatalf("largest token (%d chars): %v", len(tok), err)
+	}
+	// The largest exact token binds the longest query Sign takes, and the
+	// query with the token still fits MaxQueryLen, with room for a token
+	// of MaxTokenLen.
+	c.Prefix = ""
+	tg.RawQuery = strings.Repeat("q", MaxSignQueryLen)
+	if tok, err = Sign(big, c, tg); err != nil {
+		t.Fatalf("largest exact token: %v", err)
+	}
+	tg.RawQuery = AppendToken(tg.RawQuery, bigParam, tok)
+	if _, err := mustVerifier(t, bigParam, 0, big).Verify(tg, testNow); err != nil {
+		t.Fatalf("largest exact token (%d chars) with the longest query: %v", len(tok), err)
+	}
+	if n := MaxSignQueryLen + len("&") + maxParamLen + len("=") + MaxTokenLen; n > MaxQueryLen {
+		t.Fatalf("the longest signed query with the longest token is %d bytes, over MaxQueryLen", n)
 	}
 }
 
@@ -123,7 +142,7 @@ func TestVerifierSign(t *testing.T) {
 		}
 	}
 	got, err := v.Verify(signedTarget(t, s1, c, tg), testNow)
-	if c.SecretID = s1.ID; err != nil || got != c {
+	if c = verified(c, s1); err != nil || got != c {
 		t.Fatalf("Verify: %+v, %v; want %+v", got, err, c)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"net/url"
 	"runtime/debug"
 	"testing"
@@ -21,6 +22,16 @@ var testURLID = URLID{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
 func mustVerifier(tb testing.TB, param string, skew time.Duration, ring ...Secret) *Verifier {
 	tb.Helper()
 	v, err := NewVerifier(ring, param, skew)
+	if err != nil {
+		tb.Fatalf("NewVerifier: %v", err)
+	}
+	return v
+}
+
+// mustVerifierOpts is mustVerifier with options.
+func mustVerifierOpts(tb testing.TB, param string, skew time.Duration, opts []Option, ring ...Secret) *Verifier {
+	tb.Helper()
+	v, err := NewVerifier(ring, param, skew, opts...)
 	if err != nil {
 		tb.Fatalf("NewVerifier: %v", err)
 	}
@@ -52,6 +63,14 @@ func reqTarget(tb testing.TB, method, host, uri string) Target {
 		tb.Fatalf("ParseRequestURI(%q): %v", uri, err)
 	}
 	return Target{Host: host, Method: method, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+}
+
+// verified returns c as Verify returns it when s signed it and no expiry
+// hook is set: with SecretID and SignedExpiresAt.
+func verified(c Claims, s Secret) Claims {
+	c.SecretID = s.ID
+	c.SignedExpiresAt = c.ExpiresAt
+	return c
 }
 
 func mustSign(tb testing.TB, s Secret, c Claims, t Target) string {
@@ -106,4 +125,13 @@ func raceEnabled() bool {
 		}
 	}
 	return false
+}
+
+func mustHex(tb testing.TB, s string) []byte {
+	tb.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

@@ -15,19 +15,24 @@ import (
 //	          || *( u8 type || u16be len(value) || value )   ; constraints
 //	tag     = HMAC-SHA256(secret, mac_input)
 //
-// mac_input binds the payload to the request; canonical.go builds it.
+// The constraints are the prefix and the policy, in strictly ascending type
+// order (policy.go lists the types). mac_input binds the payload to the
+// request; canonical.go builds it.
 
 // Limits of the signed-URL format. Verify refuses inputs over these sizes
 // with ErrMalformedToken as soon as it has found the token, before decoding
 // it; Sign refuses to create tokens that would exceed them.
 const (
-	// MaxTokenLen is the longest accepted token, in bytes.
-	MaxTokenLen = 512
+	// MaxTokenLen is the longest accepted token, in bytes. The largest
+	// token Sign can make (32-byte secret id, 64-byte key id, 200-byte
+	// prefix, every policy at its maximum) is 934.
+	MaxTokenLen = 1024
 	// MaxQueryLen is the longest accepted raw query, signature included.
 	MaxQueryLen = 8192
 	// MaxSignQueryLen is the longest raw query Sign accepts (the other
-	// parameters only), leaving room for the signature parameter.
-	MaxSignQueryLen = MaxQueryLen - 1024
+	// parameters only), leaving room for "&", the longest signature
+	// parameter name, "=" and the longest token.
+	MaxSignQueryLen = MaxQueryLen - MaxTokenLen - (maxParamLen + 2)
 	// MaxHostLen is the longest accepted host (with port).
 	MaxHostLen = 300
 	// MaxPathLen is the longest accepted path, decoded or raw.
@@ -39,22 +44,41 @@ const (
 )
 
 const (
-	tokenVersion     byte = 1
-	tagLen                = sha256.Size
-	constraintPrefix byte = 1
-	maxRawTokenLen        = MaxTokenLen * 3 / 4
+	tokenVersion   byte = 1
+	tagLen              = sha256.Size
+	maxRawTokenLen      = MaxTokenLen * 3 / 4
 	// version, secret id length, expires_at, issued_at, url id, key id length
 	minPayloadLen = 1 + 1 + 8 + 8 + urlIDRawLen + 1
+	// the largest token Sign makes, decoded: the payload at every maximum
+	// (constraints: type and length, then the value), and the tag
+	maxSignedTokenLen = minPayloadLen + maxSecretIDLen + MaxKeyIDLen +
+		3 + MaxPrefixLen + // prefix
+		3 + 1 + MaxDownloadNameLen + // disposition
+		3 + MaxContentTypeLen + // content type
+		3 + 4 + // max uses
+		3 + 16 + 1 + // client CIDR
+		tagLen
+)
+
+// The largest token fits the decode buffer, and its text MaxTokenLen.
+var (
+	_ [maxRawTokenLen - maxSignedTokenLen]struct{}
+	_ [MaxTokenLen - (maxSignedTokenLen*4+2)/3]struct{}
 )
 
 // Claims are what a token asserts.
+//
+// Sign signs ExpiresAt as the token's expiry and ignores SignedExpiresAt
+// and SecretID (it sets them); Verify returns both expiries.
 type Claims struct {
-	ExpiresAt int64  // unix seconds
-	IssuedAt  int64  // unix seconds; also the not-before
-	ID        URLID  // the link's random id
-	KeyID     string // id of the issuing API key; "" when issued by an operator
-	SecretID  string // id of the secret that signed
-	Prefix    string // "" = the token grants exactly Target.Path; else the granted path prefix
+	ExpiresAt       int64  // unix seconds: the expiry in force (SignedExpiresAt, or what the WithExpiry hook made of it)
+	SignedExpiresAt int64  // unix seconds: the expiry the token carries
+	IssuedAt        int64  // unix seconds; also the not-before
+	ID              URLID  // the link's random id
+	KeyID           string // id of the issuing API key; "" when issued by an operator
+	SecretID        string // id of the secret that signed
+	Prefix          string // "" = the token grants exactly Target.Path; else the granted path prefix
+	Policy          Policy // what the link asks of the response; the zero Policy = nothing
 }
 
 // appendSigned appends the token's version and payload (everything the tag
@@ -72,7 +96,7 @@ func appendSigned(raw []byte, c *Claims) []byte {
 		raw = binary.BigEndian.AppendUint16(raw, uint16(len(c.Prefix)))
 		raw = append(raw, c.Prefix...)
 	}
-	return raw
+	return appendPolicy(raw, &c.Policy)
 }
 
 // tokenParts is a token split into its fields, before the tag is checked.

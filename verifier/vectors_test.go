@@ -36,11 +36,12 @@ type vector struct {
 		KeyHex string `json:"key_hex"`
 	} `json:"secret"`
 	Claims struct {
-		ExpiresAt int64  `json:"expires_at"`
-		IssuedAt  int64  `json:"issued_at"`
-		ID        string `json:"id"`
-		KeyID     string `json:"key_id"`
-		Prefix    string `json:"prefix"`
+		ExpiresAt int64        `json:"expires_at"`
+		IssuedAt  int64        `json:"issued_at"`
+		ID        string       `json:"id"`
+		KeyID     string       `json:"key_id"`
+		Prefix    string       `json:"prefix"`
+		Policy    vectorPolicy `json:"policy"`
 	} `json:"claims"`
 	Target struct {
 		Host     string `json:"host"`
@@ -53,6 +54,28 @@ type vector struct {
 	MACInputHex    string        `json:"mac_input_hex"`
 	Token          string        `json:"token"`
 	Checks         []vectorCheck `json:"checks"`
+}
+
+// vectorPolicy is a Policy as the vectors spell it: every field omitted or
+// zero when unset, the client CIDR in its canonical text form.
+type vectorPolicy struct {
+	DownloadName string `json:"download_name"`
+	Inline       bool   `json:"inline"`
+	ContentType  string `json:"content_type"`
+	MaxUses      uint32 `json:"max_uses"`
+	ClientCIDR   string `json:"client_cidr"`
+}
+
+func (vp vectorPolicy) policy(tb testing.TB) Policy {
+	tb.Helper()
+	p := Policy{DownloadName: vp.DownloadName, Inline: vp.Inline, ContentType: vp.ContentType, MaxUses: vp.MaxUses}
+	if vp.ClientCIDR != "" {
+		var err error
+		if p.ClientCIDR, err = ParseClientCIDR(vp.ClientCIDR); err != nil || p.ClientCIDR.String() != vp.ClientCIDR {
+			tb.Fatalf("client_cidr %q: %v, %v (it must be in its canonical form)", vp.ClientCIDR, p.ClientCIDR, err)
+		}
+	}
+	return p
 }
 
 type vectorCheck struct {
@@ -73,7 +96,7 @@ func TestSignedURLVectors(t *testing.T) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Vectors) < 6 {
+	if len(f.Vectors) < 16 {
 		t.Fatalf("only %d vectors", len(f.Vectors))
 	}
 	for _, vec := range f.Vectors {
@@ -92,7 +115,7 @@ func TestSignedURLVectors(t *testing.T) {
 			}
 			c := Claims{
 				ExpiresAt: vec.Claims.ExpiresAt, IssuedAt: vec.Claims.IssuedAt, ID: id,
-				KeyID: vec.Claims.KeyID, Prefix: vec.Claims.Prefix,
+				KeyID: vec.Claims.KeyID, Prefix: vec.Claims.Prefix, Policy: vec.Claims.Policy.policy(t),
 			}
 			tg := Target(vec.Target)
 			tok, err := Sign(s, c, tg)
@@ -138,8 +161,7 @@ func TestSignedURLVectors(t *testing.T) {
 					t.Errorf("check %d (%s %s %s): err = %v, want %v", i, chk.Method, chk.Host, chk.RequestURI, err, want)
 					continue
 				}
-				wantClaims := c
-				wantClaims.SecretID = s.ID
+				wantClaims := verified(c, s)
 				if err == nil && got != wantClaims {
 					t.Errorf("check %d: claims %+v, want %+v", i, got, wantClaims)
 				}

@@ -2,7 +2,6 @@ package verifier
 
 import (
 	"crypto/hmac"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -16,18 +15,37 @@ import (
 // concurrent use. To change secrets while serving, build a new Verifier and
 // swap it in.
 type Verifier struct {
-	ring  ring // the first signs, all verify (rotation)
-	param string
-	skew  time.Duration
-	names names
+	ring   ring // the first signs, all verify (rotation)
+	param  string
+	skew   time.Duration
+	expiry func(id URLID, signed int64) int64 // nil: the token's own expiry
+	names  names
+	types  names // content types that passed CheckContentType, and only those (the check allocates)
+}
+
+// Option configures a Verifier (see NewVerifier).
+type Option struct{ apply func(*Verifier) }
+
+// WithExpiry makes f decide the expiry in force of every token whose tag
+// matched: Verify and VerifyToken call f(id, signed) with the link's id and
+// the token's own expiry (unix seconds), at most once per call, and check
+// ErrExpired against what it returns, a later or an earlier unix time (or
+// signed itself, for links whose expiry has not moved); an expiry at or
+// before the token's issued_at has passed, whatever the clock skew. This
+// lets a server extend or shorten links after issue without changing their
+// URL. f is on the request path: it must be fast, must not block, and must
+// be safe for concurrent use. A nil f sets no hook.
+func WithExpiry(f func(id URLID, signed int64) int64) Option {
+	return Option{func(v *Verifier) { v.expiry = f }}
 }
 
 // NewVerifier returns a Verifier for ring (the first secret signs, all
 // verify; at least one, each valid, ids unique), the query parameter param
 // that carries tokens (1–64 characters of A-Z a-z 0-9 - . _ ~; DefaultParam
-// when empty), and the clock skew allowed for not-before (not negative).
-// It copies the keys and prepares their HMACs.
-func NewVerifier(ring []Secret, param string, skew time.Duration) (*Verifier, error) {
+// when empty), and the clock skew allowed for not-before (not negative),
+// with opts applied in order (WithExpiry). It copies the keys and prepares
+// their HMACs.
+func NewVerifier(ring []Secret, param string, skew time.Duration, opts ...Option) (*Verifier, error) {
 	if param == "" {
 		param = DefaultParam
 	}
@@ -42,7 +60,13 @@ func NewVerifier(ring []Secret, param string, skew time.Duration) (*Verifier, er
 		return nil, err
 	}
 	v := &Verifier{ring: r, param: param, skew: skew}
+	for _, o := range opts {
+		if o.apply != nil {
+			o.apply(v)
+		}
+	}
 	v.names.seed = maphash.MakeSeed()
+	v.types.seed = maphash.MakeSeed()
 	return v, nil
 }
 
@@ -58,11 +82,19 @@ func (v *Verifier) Param() string { return v.param }
 // (ErrMalformedToken); (5) pick the secret by the id in the payload
 // (unknown: ErrBadSignature); (6) compare the tag in constant time
 // (ErrBadSignature); only then (7) read the claims: expiry (ErrExpired, when
-// now >= ExpiresAt) and not-before (ErrNotYetValid, when now+skew <
-// IssuedAt); (8) constraints (unknown: ErrMalformedToken); (9) the path
-// (CheckPath: ErrAmbiguousPath) and, for a prefix token, that the prefix
-// covers it at a segment boundary (ErrBadSignature). It returns the zero
-// Claims with every error, and does not allocate.
+// now >= the expiry in force: the token's, or what the WithExpiry hook
+// returns for it) and not-before (ErrNotYetValid, when now+skew <
+// IssuedAt); (8) constraints, the prefix and the policy (unknown types,
+// types out of order or repeated, malformed values: ErrMalformedToken);
+// (9) the path (CheckPath: ErrAmbiguousPath) and, for a prefix token, that
+// the prefix covers it at a segment boundary (ErrBadSignature). It returns
+// the zero Claims with every error, and does not allocate (once the key
+// ids, prefixes, download names and content types it has seen are
+// interned).
+//
+// The policy is returned in Claims.Policy, not enforced: applying it to
+// the response, counting uses and checking the client address are the
+// caller's.
 func (v *Verifier) Verify(t Target, now time.Time) (Claims, error) {
 	// 1. Find the parameter.
 	tok, n, others := findParam(t.RawQuery, v.param)
@@ -142,55 +174,63 @@ func (v *Verifier) verify(tok string, t Target, now time.Time, folderOnly bool) 
 	if p.issuedAt == 0 || p.expiresAt > math.MaxInt64 || p.expiresAt <= p.issuedAt || !validKeyID(p.keyID) {
 		return Claims{}, ErrMalformedToken
 	}
-	if now.Unix() >= int64(p.expiresAt) {
-		return Claims{}, ErrExpired
+	id, signedExp := URLID(p.urlID), int64(p.expiresAt)
+	exp := signedExp
+	if v.expiry != nil {
+		exp = v.expiry(id, signedExp)
+	}
+	if now.Unix() >= exp || exp <= int64(p.issuedAt) {
+		return Claims{}, ErrExpired // a link cut back to its issue has expired, whatever the skew
 	}
 	if now.Add(v.skew).Unix() < int64(p.issuedAt) {
 		return Claims{}, ErrNotYetValid
 	}
 
-	// 8. Constraints: each known type at most once; anything else fails closed.
-	var prefix []byte
-	hasPrefix := false
-	for b := p.constraints; len(b) > 0; {
-		typ, l := b[0], int(binary.BigEndian.Uint16(b[1:3]))
-		val := b[3 : 3+l]
-		b = b[3+l:]
-		switch {
-		case typ == constraintPrefix && !hasPrefix:
-			prefix, hasPrefix = val, true
-		default:
-			return Claims{}, ErrMalformedToken
-		}
-	}
-	if hasPrefix && (len(prefix) == 0 || len(prefix) > MaxPrefixLen) {
+	// 8. Constraints: known types in ascending order, each at most once,
+	// with well-formed values; anything else fails closed.
+	cs, cidr, ok := parseConstraints(p.constraints)
+	if !ok {
 		return Claims{}, ErrMalformedToken
 	}
 	c := Claims{
-		ExpiresAt: int64(p.expiresAt),
-		IssuedAt:  int64(p.issuedAt),
-		ID:        URLID(p.urlID),
-		KeyID:     v.names.get(p.keyID),
-		SecretID:  rs.id,
-		Prefix:    v.names.get(prefix),
+		ExpiresAt:       exp,
+		SignedExpiresAt: signedExp,
+		IssuedAt:        int64(p.issuedAt),
+		ID:              id,
+		KeyID:           v.names.get(p.keyID),
+		SecretID:        rs.id,
+		Prefix:          v.names.get(cs.prefix),
+		Policy: Policy{
+			DownloadName: v.names.get(cs.name),
+			Inline:       cs.inline,
+			MaxUses:      cs.maxUses,
+			ClientCIDR:   cidr,
+		},
 	}
-	if c.Prefix != "" && CheckScope(c.Prefix) != nil {
+	if c.Prefix != "" && CheckScope(c.Prefix) != nil ||
+		c.Policy.DownloadName != "" && CheckDownloadName(c.Policy.DownloadName) != nil {
 		return Claims{}, ErrMalformedToken
+	}
+	if len(cs.contentType) > 0 {
+		if c.Policy.ContentType, ok = v.types.getChecked(cs.contentType, validContentType); !ok {
+			return Claims{}, ErrMalformedToken
+		}
 	}
 
 	// 9. The path: unambiguous, and granted.
 	if err := CheckPath(t.Path, t.RawPath); err != nil {
 		return Claims{}, err
 	}
-	if hasPrefix && !ScopeCovers(c.Prefix, t.Path) {
+	if cs.hasPrefix && !ScopeCovers(c.Prefix, t.Path) {
 		return Claims{}, ErrBadSignature
 	}
 	return c, nil
 }
 
-// names interns the key ids and prefixes of verified tokens, so that
-// Verify returns them without allocating. Only tokens whose tag matched
-// add to it, so it holds names that a secret holder issued, which are few.
+// names interns the key ids, prefixes and download names of verified
+// tokens (and, in a table of their own, content types), so that Verify
+// returns them without allocating. Only tokens whose tag matched add to
+// it, so it holds names that a secret holder issued, which are few.
 // It is a fixed open-addressing table that readers and writers share
 // without a lock: a name goes into the first empty slot of its probe
 // window, and when the window is full Verify allocates the name instead.
@@ -206,8 +246,16 @@ const (
 
 // get returns b as a string, interned when there is room.
 func (t *names) get(b []byte) string {
+	s, _ := t.getChecked(b, nil)
+	return s
+}
+
+// getChecked is get for a table that only holds names that passed valid
+// (nil: any name): a name found needs no check, one not found is checked
+// before it is interned. It returns "" and false for a name valid refuses.
+func (t *names) getChecked(b []byte, valid func(string) bool) (string, bool) {
 	if len(b) == 0 {
-		return ""
+		return "", valid == nil || valid("")
 	}
 	h := maphash.Bytes(t.seed, b)
 	for i := range uint64(nameProbes) {
@@ -215,14 +263,24 @@ func (t *names) get(b []byte) string {
 		p := slot.Load()
 		if p == nil {
 			s := string(b)
+			if valid != nil && !valid(s) {
+				return "", false
+			}
 			if slot.CompareAndSwap(nil, &s) {
-				return s
+				return s, true
 			}
 			p = slot.Load() // filled meanwhile
 		}
 		if *p == string(b) {
-			return *p
+			return *p, true
 		}
 	}
-	return string(b)
+	s := string(b)
+	if valid != nil && !valid(s) {
+		return "", false
+	}
+	return s, true
 }
+
+// validContentType is CheckContentType as a predicate, for getChecked.
+func validContentType(s string) bool { return CheckContentType(s) == nil }

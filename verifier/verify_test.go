@@ -230,6 +230,126 @@ func TestVerifySkewAndExpiry(t *testing.T) {
 	}
 }
 
+// TestVerifyWithExpiry: the hook decides the expiry in force, is called
+// once and only for tokens whose tag matched, and Claims carry both
+// expiries.
+func TestVerifyWithExpiry(t *testing.T) {
+	s := testSecret("s1", 1)
+	c := testClaims() // valid from testNow for an hour
+	tg := signedTarget(t, s, c, reqTarget(t, "GET", "files.example.com", "/a/b.pdf"))
+	inForce := map[URLID]int64{}
+	var calls []int64 // the signed expiry of each call
+	v := mustVerifierOpts(t, "", 0, []Option{WithExpiry(func(id URLID, signed int64) int64 {
+		calls = append(calls, signed)
+		if id != c.ID {
+			t.Errorf("hook called with id %v, want %v", id, c.ID)
+		}
+		if e, ok := inForce[id]; ok {
+			return e
+		}
+		return signed
+	})}, s)
+	signedExp := time.Unix(c.ExpiresAt, 0)
+
+	tests := []struct {
+		name   string
+		moved  int64 // 0: not moved
+		now    time.Time
+		want   error
+		expiry int64 // Claims.ExpiresAt on success
+	}{
+		{"not moved, valid", 0, testNow, nil, c.ExpiresAt},
+		{"not moved, expired", 0, signedExp, ErrExpired, 0},
+		{"extended: past the token's expiry, still valid", c.ExpiresAt + 3600, signedExp.Add(time.Minute), nil, c.ExpiresAt + 3600},
+		{"extended: expires at the new time", c.ExpiresAt + 3600, signedExp.Add(time.Hour), ErrExpired, 0},
+		{"shortened: valid until the new time", c.IssuedAt + 60, testNow.Add(59 * time.Second), nil, c.IssuedAt + 60},
+		{"shortened: expired before the token's expiry", c.IssuedAt + 60, testNow.Add(60 * time.Second), ErrExpired, 0},
+		{"shortened to before issue", c.IssuedAt - 1, testNow, ErrExpired, 0},
+	}
+	for _, tt := range tests {
+		clear(inForce)
+		if tt.moved != 0 {
+			inForce[c.ID] = tt.moved
+		}
+		calls = calls[:0]
+		got, err := v.Verify(tg, tt.now)
+		if err != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+			continue
+		}
+		if len(calls) != 1 || calls[0] != c.ExpiresAt {
+			t.Errorf("%s: hook calls %v, want one with the signed expiry %d", tt.name, calls, c.ExpiresAt)
+		}
+		want := verified(c, s)
+		want.ExpiresAt = tt.expiry
+		if err == nil && got != want {
+			t.Errorf("%s: claims %+v, want %+v", tt.name, got, want)
+		}
+		if err == nil && (got.SignedExpiresAt != c.ExpiresAt || got.ExpiresAt != tt.expiry) {
+			t.Errorf("%s: expiries %d (signed %d), want %d (signed %d)", tt.name, got.ExpiresAt, got.SignedExpiresAt, tt.expiry, c.ExpiresAt)
+		}
+	}
+
+	// A link cut back to its issue time has expired, even within the skew
+	// that would let it be used before its issue.
+	for _, cut := range []int64{c.IssuedAt, c.IssuedAt - 10} {
+		sv := mustVerifierOpts(t, "", time.Minute, []Option{WithExpiry(func(URLID, int64) int64 { return cut })}, s)
+		if _, err := sv.Verify(tg, testNow.Add(-30*time.Second)); err != ErrExpired {
+			t.Errorf("cut to %d, 30 s before issue with a minute of skew: %v, want ErrExpired", cut-c.IssuedAt, err)
+		}
+	}
+
+	// The hook is not consulted before the tag matched: not for a bad
+	// signature, a malformed token, an unknown secret, a refused method or
+	// a missing token; nor does an extension rescue any of them.
+	inForce[c.ID] = c.ExpiresAt + 3600
+	other := signedTarget(t, testSecret("s1", 2), c, reqTarget(t, "GET", "files.example.com", "/a/b.pdf"))
+	alien := signedTarget(t, testSecret("s9", 1), c, reqTarget(t, "GET", "files.example.com", "/a/b.pdf"))
+	wrongPath := tg
+	wrongPath.Path = "/a/c.pdf"
+	post := tg
+	post.Method = "POST"
+	for _, x := range []struct {
+		name string
+		tg   Target
+		want error
+	}{
+		{"other key", other, ErrBadSignature},
+		{"unknown secret", alien, ErrBadSignature},
+		{"other path", wrongPath, ErrBadSignature},
+		{"malformed", reqTarget(t, "GET", "files.example.com", "/a/b.pdf?sig=AQ"), ErrMalformedToken},
+		{"POST", post, ErrMethodNotAllowed},
+		{"no token", reqTarget(t, "GET", "files.example.com", "/a/b.pdf"), ErrNoToken},
+	} {
+		calls = calls[:0]
+		if _, err := v.Verify(x.tg, signedExp.Add(time.Minute)); err != x.want {
+			t.Errorf("%s: %v, want %v", x.name, err, x.want)
+		}
+		if len(calls) != 0 {
+			t.Errorf("%s: the hook was called %d times", x.name, len(calls))
+		}
+	}
+	// VerifyToken uses it too.
+	fc := c
+	fc.Prefix = "/a/"
+	ftok := mustSign(t, s, fc, reqTarget(t, "GET", "files.example.com", "/a/"))
+	calls = calls[:0]
+	got, err := v.VerifyToken(ftok, reqTarget(t, "GET", "files.example.com", "/a/x"), signedExp.Add(time.Minute))
+	if err != nil || got.ExpiresAt != c.ExpiresAt+3600 || got.SignedExpiresAt != c.ExpiresAt || len(calls) != 1 {
+		t.Errorf("VerifyToken: %+v, %v, %d calls", got, err, len(calls))
+	}
+	// A nil hook and a zero Option set nothing.
+	for _, o := range []Option{WithExpiry(nil), {}} {
+		nv := mustVerifierOpts(t, "", 0, []Option{o}, s)
+		if got, err := nv.Verify(tg, testNow); err != nil || got != verified(c, s) {
+			t.Errorf("no hook: %+v, %v", got, err)
+		}
+		if _, err := nv.Verify(tg, signedExp); err != ErrExpired {
+			t.Errorf("no hook, at expiry: %v", err)
+		}
+	}
+}
+
 func TestPathTricks(t *testing.T) {
 	s := testSecret("s1", 1)
 	v := mustVerifier(t, "", 0, s)
@@ -412,6 +532,10 @@ func TestVerifyAllocs(t *testing.T) {
 		{"malformed", reqTarget(t, "GET", "h", "/f?sig=AAAA"), ErrMalformedToken},
 		{"expired", signedTarget(t, s, Claims{IssuedAt: 1, ExpiresAt: 2, KeyID: "key_2"}, reqTarget(t, "GET", "h", "/f")), ErrExpired},
 		{"ambiguous under a prefix", ambiguous, ErrAmbiguousPath},
+		{"every policy", signedTarget(t, s, Claims{IssuedAt: testNow.Unix(), ExpiresAt: testNow.Unix() + 1, KeyID: "k", Policy: allPolicies()},
+			reqTarget(t, "GET", "files.example.com", "/f")), nil},
+		{"folder, every policy at its limit", signedTarget(t, s, Claims{IssuedAt: testNow.Unix(), ExpiresAt: testNow.Unix() + 1, Prefix: "/reports/", Policy: maxPolicy()},
+			reqTarget(t, "GET", "files.example.com", "/reports/2026/q1.pdf")), nil},
 	}
 	for _, tt := range tests {
 		// The first call may intern the key id and prefix.
@@ -420,6 +544,23 @@ func TestVerifyAllocs(t *testing.T) {
 		}
 		if n := testing.AllocsPerRun(200, func() { _, _ = v.Verify(tt.tg, testNow) }); n != 0 {
 			t.Errorf("Verify, %s: %v allocs/op, want 0", tt.name, n)
+		}
+	}
+	// With an expiry hook that moves the expiry (a closure over a map, as a
+	// server's would be), still none.
+	moved := map[URLID]int64{testURLID: testNow.Unix() + 60}
+	hv := mustVerifierOpts(t, "", 0, []Option{WithExpiry(func(id URLID, signed int64) int64 {
+		if e, ok := moved[id]; ok {
+			return e
+		}
+		return signed
+	})}, s, testSecret("2025-12", 8))
+	for _, tt := range tests {
+		if _, err := hv.Verify(tt.tg, testNow); err != tt.want {
+			t.Fatalf("Verify with a hook, %s: %v, want %v", tt.name, err, tt.want)
+		}
+		if n := testing.AllocsPerRun(200, func() { _, _ = hv.Verify(tt.tg, testNow) }); n != 0 {
+			t.Errorf("Verify with a hook, %s: %v allocs/op, want 0", tt.name, n)
 		}
 	}
 	if n := testing.AllocsPerRun(200, func() { _ = StripParam("a=1&b=2", "sig") }); n != 0 {
@@ -518,4 +659,27 @@ func BenchmarkVerifyParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkVerifyPolicy verifies a token with every policy set, with an
+// expiry hook that looks the link up in a map.
+func BenchmarkVerifyPolicy(b *testing.B) {
+	s := testSecret("2026-01", 7)
+	c := testClaims()
+	c.KeyID = "key_01J9ZQ4M8T"
+	c.Policy = allPolicies()
+	tg := signedTarget(b, s, c, reqTarget(b, "GET", "files.example.com", "/reports/2026/q1.pdf"))
+	moved := map[URLID]int64{{1}: 1}
+	v := mustVerifierOpts(b, "", 0, []Option{WithExpiry(func(id URLID, signed int64) int64 {
+		if e, ok := moved[id]; ok {
+			return e
+		}
+		return signed
+	})}, s)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(tg, testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
