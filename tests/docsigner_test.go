@@ -21,7 +21,7 @@ def _resign(_v, _host, _path, _query):
     _c = _v["claims"]
     return sign(_v["secret"]["id"], bytes.fromhex(_v["secret"]["key_hex"]),
                 _c["expires_at"], _c["issued_at"], _c["id"], _c["key_id"], _c["prefix"],
-                _host, _path, _query)
+                _host, _path, _query, **_c.get("policy", {}))
 
 _out = []
 for _v in _json.load(open(_sys.argv[1], encoding="utf-8"))["vectors"]:
