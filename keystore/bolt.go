@@ -66,7 +66,7 @@ func OpenBolt(path string, timeout time.Duration) (*BoltStore, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	s.stopSweep = stop
 	s.sweeping.Add(1)
-	go s.sweepLoop(ctx)
+	go s.sweepLoop(ctx, linkSweepInterval)
 	return s, nil
 }
 

@@ -524,11 +524,11 @@ func deleteLinkInTx(tx *bolt.Tx, id string) error {
 	return tx.Bucket(bucketLinks).Delete([]byte(id))
 }
 
-// sweepLoop runs the sweep at once and every linkSweepInterval until ctx
-// is cancelled (by Close). Failures are left to the next run.
-func (s *BoltStore) sweepLoop(ctx context.Context) {
+// sweepLoop runs the sweep at once and every interval until ctx is
+// cancelled (by Close). Failures are left to the next run.
+func (s *BoltStore) sweepLoop(ctx context.Context, interval time.Duration) {
 	defer s.sweeping.Done()
-	t := time.NewTicker(linkSweepInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		_, _ = s.sweepLinks(ctx, time.Now())

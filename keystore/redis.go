@@ -95,7 +95,7 @@ func NewRedisStore(client redis.UniversalClient, namespace string) *RedisStore {
 		stopFeeds: stop,
 	}
 	s.running.Add(1)
-	go s.purgeLoop()
+	go s.purgeLoop(linkSweepInterval)
 	return s
 }
 

@@ -687,11 +687,11 @@ func (s *RedisStore) purgeLinks(ctx context.Context, batches int) (int, error) {
 	return total, nil
 }
 
-// purgeLoop runs purgeLinks every linkSweepInterval until Close. Failures
-// are left to the next run.
-func (s *RedisStore) purgeLoop() {
+// purgeLoop runs purgeLinks every interval until Close. Failures are left
+// to the next run.
+func (s *RedisStore) purgeLoop(interval time.Duration) {
 	defer s.running.Done()
-	t := time.NewTicker(linkSweepInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
