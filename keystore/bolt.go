@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -30,6 +31,10 @@ type BoltStore struct {
 	closeState
 	db   *bolt.DB
 	feed fanout
+	// stopSweep cancels the ledger's sweep (boltlink.go), sweeping waits
+	// for it: Close does both before closing the file.
+	stopSweep context.CancelFunc
+	sweeping  sync.WaitGroup
 }
 
 // OpenBolt opens (creating if needed) the embedded store at path. It gives
@@ -46,7 +51,7 @@ func OpenBolt(path string, timeout time.Duration) (*BoltStore, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketKeys, bucketDigests, bucketSecrets, bucketRevs, bucketUsers} {
+		for _, b := range append([][]byte{bucketKeys, bucketDigests, bucketSecrets, bucketRevs, bucketUsers}, linkBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -57,7 +62,12 @@ func OpenBolt(path string, timeout time.Duration) (*BoltStore, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("initialising %s: %w", path, err)
 	}
-	return &BoltStore{db: db}, nil
+	s := &BoltStore{db: db}
+	ctx, stop := context.WithCancel(context.Background())
+	s.stopSweep = stop
+	s.sweeping.Add(1)
+	go s.sweepLoop(ctx, linkSweepInterval)
+	return s, nil
 }
 
 // Path returns the file the store uses.
@@ -491,6 +501,8 @@ func (s *BoltStore) Subscribe(fn func(Change)) (cancel func()) { return s.feed.s
 // Close implements Store.
 func (s *BoltStore) Close() error {
 	s.closed.Store(true)
+	s.stopSweep()
+	s.sweeping.Wait()
 	return s.db.Close()
 }
 

@@ -126,6 +126,11 @@ type Cache struct {
 	opts  CacheOptions
 	view  atomic.Pointer[view]
 	revs  atomic.Pointer[revView]
+	links atomic.Pointer[linkView] // moved link expiries (linkview.go)
+
+	// uses counts the uses of ordinary links until they are flushed
+	// (linkview.go).
+	uses [useShards]useShard
 
 	// lastOK is when the store last answered and the view was known to be
 	// complete (unix ns): pings refresh it, except after an outage, until a
@@ -163,6 +168,10 @@ func NewCache(ctx context.Context, store Store, opts CacheOptions) (*Cache, erro
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.view.Store(&view{byDigest: map[verifier.Digest]*Entry{}, byID: map[string]*Entry{}, users: map[string]userSlot{}})
 	c.revs.Store(newRevView())
+	c.links.Store(emptyLinkView)
+	for i := range c.uses {
+		c.uses[i].m = make(map[verifier.URLID]useCount)
+	}
 	c.cancelFeed = store.Subscribe(c.apply)
 	if err := c.Resync(ctx); err != nil {
 		c.cancelFeed()
@@ -370,9 +379,14 @@ func (c *Cache) Resync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	exps, err := c.store.ListLinkExpiries(ctx, time.Now())
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.revs.Store(c.revs.Load().union(revs, time.Now().Unix()))
+	c.links.Store(c.resyncLinks(exps, start, time.Now().Unix()))
 	old := c.view.Load()
 	v := &view{
 		byDigest: make(map[verifier.Digest]*Entry, len(keys)),
@@ -503,6 +517,10 @@ func (c *Cache) apply(ch Change) {
 		}
 	case UserDeleted:
 		c.deleteUser(old, ch.ID, ch.User, nil)
+	case LinkExpiryChanged:
+		if ch.Link != nil {
+			c.putLinkExpiry(ch.Link)
+		}
 	}
 }
 
@@ -671,14 +689,25 @@ const (
 )
 
 // FlushLastUsed writes the last-used times that changed since the last
-// flush to the store, giving up after a few seconds.
+// flush, and the uses of ordinary links counted since (CountUse), to the
+// store, giving up after a few seconds.
 func (c *Cache) FlushLastUsed() error {
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	return c.flushLastUsed(ctx)
 }
 
+// flushLastUsed writes both, and returns the first failure.
 func (c *Cache) flushLastUsed(ctx context.Context) error {
+	kerr := c.flushKeysLastUsed(ctx)
+	lerr := c.flushLinkUses(ctx)
+	if kerr != nil {
+		return kerr
+	}
+	return lerr
+}
+
+func (c *Cache) flushKeysLastUsed(ctx context.Context) error {
 	v := c.view.Load()
 	batch := make(map[string]time.Time)
 	for id, e := range v.byID {
@@ -701,7 +730,7 @@ func (c *Cache) flushLastUsed(ctx context.Context) error {
 }
 
 // Close stops background work, cancelling what waits on the store, and
-// writes pending last-used times, briefly. It returns within a second even
+// writes pending last-used times and link uses, briefly. It returns within a second even
 // when the store hangs. It does not close the store.
 func (c *Cache) Close() error {
 	var err error

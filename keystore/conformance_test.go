@@ -738,6 +738,7 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 
 	confRevocations(t, open)
 	confUsers(t, open)
+	confLinks(t, open)
 }
 
 // confURLID returns a fresh signed-URL id.
@@ -1001,6 +1002,8 @@ func testStoreAfterClose(t *testing.T, s Store) *Key {
 	ctx := context.Background()
 	k := confCreate(t, s, confNewKey(t, "k", confBase))
 	confCreateUser(t, s, confNewUser("alice"))
+	now := time.Now()
+	l := confCreateLink(t, s, confNewLink(t, "/a.txt", now, now.Add(time.Hour)))
 	feed, cancel := confSubscribe(s)
 	defer cancel()
 	if err := s.Close(); err != nil {
@@ -1033,6 +1036,20 @@ func testStoreAfterClose(t *testing.T, s Store) *Key {
 			return err
 		},
 		"DeleteUser": func() error { _, _, err := s.DeleteUser(ctx, "alice"); return err },
+		"CreateLink": func() error { return s.CreateLink(ctx, confNewLink(t, "/b.txt", now, now.Add(time.Hour))) },
+		"GetLink":    func() error { _, err := s.GetLink(ctx, l.ID, now); return err },
+		"ListLinks":  func() error { _, _, err := s.ListLinks(ctx, LinkFilter{}, "", 10, now); return err },
+		"SetLinkExpiry": func() error {
+			_, err := s.SetLinkExpiry(ctx, l.ID, now.Add(2*time.Hour), now)
+			return err
+		},
+		"ListLinkExpiries": func() error { _, err := s.ListLinkExpiries(ctx, now); return err },
+		"TouchLinks":       func() error { return s.TouchLinks(ctx, map[string]LinkUse{l.ID: {1, now}}) },
+		"UseLink": func() error {
+			_, _, err := s.UseLink(ctx, l.ID, 3, "x", false, time.Minute, now)
+			return err
+		},
+		"ReleaseUse": func() error { return s.ReleaseUse(ctx, l.ID, "x") },
 	}
 	for name, op := range ops {
 		t.Run(name, func(t *testing.T) {

@@ -113,6 +113,10 @@ const (
 	// created later under the same name has a greater one). Its keys
 	// were deleted with it: KeyDeleted follows for each.
 	UserDeleted
+	// LinkExpiryChanged: the expiry in force of a ledger record moved (or
+	// a record was created with one other than its token's);
+	// Change.Link holds it.
+	LinkExpiryChanged
 )
 
 // Change is one message of a store's change feed.
@@ -122,4 +126,5 @@ type Change struct {
 	ID         string
 	Revocation *Revocation
 	User       *User
+	Link       *LinkExpiry
 }

@@ -37,6 +37,7 @@ const redisUpdateAttempts = 100
 //	{ns}:userrev      STRING the last user revision given out (INCR), so
 //	                         revisions only grow, across deletions too
 //	{ns}:changes      pub/sub channel of the change feed
+//	{ns}:link:<id>, {ns}:links…  the link ledger: see redislink.go
 //
 // Writes are single Lua scripts (create, delete, touch, revoke, and every
 // user write) or an optimistic WATCH/MULTI transaction (UpdateKey), and
@@ -57,6 +58,7 @@ type RedisStore struct {
 	client redis.UniversalClient
 
 	kKeys, kDigests, kLastUsed, kSecret, kRevs, kUsers, kUserRev, channel string
+	lk                                                                    linkKeys // the ledger's (redislink.go)
 
 	closeState
 	// feeds is the context of the change-feed goroutines (redisfeed.go):
@@ -69,15 +71,16 @@ type RedisStore struct {
 
 // NewRedisStore returns a store kept in Redis through client, under
 // namespace (DefaultRedisNamespace if empty). The store takes ownership of
-// the client: Close closes it. It does not contact Redis; use Ping to check
-// that it answers.
+// the client: Close closes it. It does not contact Redis (the ledger's
+// cleanup, redislink.go, runs first after linkSweepInterval); use Ping to
+// check that it answers.
 func NewRedisStore(client redis.UniversalClient, namespace string) *RedisStore {
 	if namespace == "" {
 		namespace = DefaultRedisNamespace
 	}
 	p := "{" + namespace + "}:"
 	feeds, stop := context.WithCancel(context.Background())
-	return &RedisStore{
+	s := &RedisStore{
 		client:    client,
 		kKeys:     p + "keys",
 		kDigests:  p + "digests",
@@ -87,9 +90,13 @@ func NewRedisStore(client redis.UniversalClient, namespace string) *RedisStore {
 		kUsers:    p + "users",
 		kUserRev:  p + "userrev",
 		channel:   p + "changes",
+		lk:        newLinkKeys(p),
 		feeds:     feeds,
 		stopFeeds: stop,
 	}
+	s.running.Add(1)
+	go s.purgeLoop(linkSweepInterval)
+	return s
 }
 
 // optString returns a reply that may be nil (a missing field) as "".
@@ -695,8 +702,8 @@ func (s *RedisStore) Ping(ctx context.Context) error {
 	return s.unavailable(s.client.Ping(ctx).Err())
 }
 
-// Close implements Store: it stops every subscription (waiting for their
-// goroutines) and closes the client. Later calls return ErrClosed.
+// Close implements Store: it stops every subscription and the ledger's
+// cleanup (waiting for their goroutines) and closes the client. Later calls return ErrClosed.
 func (s *RedisStore) Close() error {
 	s.mu.Lock()
 	already := s.closed.Swap(true)

@@ -300,6 +300,8 @@ func TestRedisOutage(t *testing.T) {
 	s := redisOpen(t, srv, "")
 	k := confCreate(t, s, confNewKey(t, "survivor", confBase))
 	cache := newTestCache(t, s, CacheOptions{})
+	now := time.Now()
+	link := confCreateLink(t, s, confNewLink(t, "/a.txt", now, now.Add(time.Hour)))
 
 	srv.Stop()
 	const opTimeout = 3 * time.Second
@@ -307,6 +309,9 @@ func TestRedisOutage(t *testing.T) {
 	fresh <- confNewKey(t, "new", confBase)
 	fresh <- confNewKey(t, "new", confBase)
 	rev := confRevs(t, time.Now(), time.Now().Add(time.Hour))[0]
+	freshLinks := make(chan *Link, 2)
+	freshLinks <- confNewLink(t, "/b.txt", now, now.Add(time.Hour))
+	freshLinks <- confNewLink(t, "/c.txt", now, now.Add(time.Hour))
 	ops := map[string]func(context.Context) error{
 		"CreateKey": func(ctx context.Context) error { return s.CreateKey(ctx, <-fresh) },
 		"GetKey":    func(ctx context.Context) error { _, err := s.GetKey(ctx, k.ID); return err },
@@ -324,6 +329,23 @@ func TestRedisOutage(t *testing.T) {
 		"Revoke":          func(ctx context.Context) error { return s.Revoke(ctx, rev) },
 		"ListRevocations": func(ctx context.Context) error { _, err := s.ListRevocations(ctx, time.Now()); return err },
 		"Ping":            func(ctx context.Context) error { return s.Ping(ctx) },
+		"CreateLink":      func(ctx context.Context) error { return s.CreateLink(ctx, <-freshLinks) },
+		"GetLink":         func(ctx context.Context) error { _, err := s.GetLink(ctx, link.ID, now); return err },
+		"ListLinks": func(ctx context.Context) error {
+			_, _, err := s.ListLinks(ctx, LinkFilter{PathPrefix: "/"}, "", 10, now)
+			return err
+		},
+		"SetLinkExpiry": func(ctx context.Context) error {
+			_, err := s.SetLinkExpiry(ctx, link.ID, now.Add(2*time.Hour), now)
+			return err
+		},
+		"ListLinkExpiries": func(ctx context.Context) error { _, err := s.ListLinkExpiries(ctx, now); return err },
+		"TouchLinks":       func(ctx context.Context) error { return s.TouchLinks(ctx, map[string]LinkUse{link.ID: {1, now}}) },
+		"UseLink": func(ctx context.Context) error {
+			_, _, err := s.UseLink(ctx, link.ID, 0, "x", false, time.Minute, now)
+			return err
+		},
+		"ReleaseUse": func(ctx context.Context) error { return s.ReleaseUse(ctx, link.ID, "x") },
 	}
 	// In parallel: each may take up to its deadline.
 	t.Run("down", func(t *testing.T) {

@@ -39,6 +39,7 @@ const (
 	redisMsgRevocationAdded = "revocation_added"
 	redisMsgUserPut         = "user_put"
 	redisMsgUserDeleted     = "user_deleted"
+	redisMsgLinkExpiry      = "link_expiry"
 )
 
 type redisMessage struct {
@@ -56,6 +57,18 @@ type redisMessage struct {
 	// the expiry kept, unix ms) for revocation_added.
 	Ident     string `json:"ident,omitempty"`
 	ExpiresMs string `json:"expires_ms,omitempty"`
+	// Link is the moved expiry for link_expiry (built by the scripts,
+	// redislink.go).
+	Link *redisLinkExpiryMsg `json:"link,omitempty"`
+}
+
+// redisLinkExpiryMsg is a LinkExpiry in a link_expiry message: times in
+// unix ms and the rev, as strings.
+type redisLinkExpiryMsg struct {
+	ID        string `json:"id"`
+	ExpiresMs string `json:"expires_ms"`
+	SignedMs  string `json:"signed_ms"`
+	Rev       string `json:"rev"`
 }
 
 // putMessage is the key_put message for k (LastUsedAt included).
@@ -305,6 +318,18 @@ func decodeRedisMessage(payload string) (c Change, ok bool) {
 			return Change{}, false
 		}
 		return Change{Kind: RevocationAdded, Revocation: &r}, true
+	case redisMsgLinkExpiry:
+		if m.Link == nil || !validURLID(m.Link.ID) {
+			return Change{}, false
+		}
+		exp, err1 := strconv.ParseInt(m.Link.ExpiresMs, 10, 64)
+		signed, err2 := strconv.ParseInt(m.Link.SignedMs, 10, 64)
+		rev, err3 := strconv.ParseUint(m.Link.Rev, 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil {
+			return Change{}, false
+		}
+		return Change{Kind: LinkExpiryChanged, Link: &LinkExpiry{ID: m.Link.ID,
+			ExpiresAt: time.UnixMilli(exp).UTC(), SignedExpiresAt: time.UnixMilli(signed).UTC(), Rev: rev}}, true
 	}
 	return Change{}, false
 }

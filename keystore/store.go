@@ -11,8 +11,8 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// Store is where key records, user records, revocations and the generated
-// signing secret live. Implementations are safe for concurrent use. Every
+// Store is where key records, user records, revocations, the link ledger
+// and the generated signing secret live. Implementations are safe for concurrent use. Every
 // method that can fail because the backend is unreachable wraps
 // ErrUnavailable.
 //
@@ -74,6 +74,60 @@ type Store interface {
 	// ListRevocations returns the revocations whose ExpiresAt is after
 	// now, in no particular order.
 	ListRevocations(ctx context.Context, now time.Time) ([]Revocation, error)
+
+	// CreateLink records the link l until it expires (see Link for how
+	// long that is). It refuses, wrapping ErrInvalid, a record that fails
+	// Link.Validate or whose ExpiresAt has passed by the clock, and fails
+	// with ErrExists if the id is taken. It sets l.Rev (1). A link created
+	// with ExpiresAt other than SignedExpiresAt is announced as for
+	// SetLinkExpiry (LinkExpiryChanged). Uses and LastUsed are stored as
+	// given.
+	CreateLink(ctx context.Context, l *Link) error
+	// GetLink returns the record of the link id, or ErrNotFound if there
+	// is none or its ExpiresAt is at or before now.
+	GetLink(ctx context.Context, id string, now time.Time) (*Link, error)
+	// ListLinks returns the records that match f and whose ExpiresAt is
+	// after now, newest first (CreatedAt, to the millisecond, then ID,
+	// both descending), at most limit (1 to MaxLinkListLimit) of them,
+	// from the position cursor names ("" for the start), and the cursor
+	// of the next page ("" when there is none). Pages are stable: a
+	// record created or expiring meanwhile never makes another record
+	// appear twice or be skipped. With f.KeyID or f.User set only that
+	// key's or user's index is read. A malformed filter, limit or cursor
+	// is ErrInvalid.
+	ListLinks(ctx context.Context, f LinkFilter, cursor string, limit int, now time.Time) (links []*Link, next string, err error)
+	// SetLinkExpiry moves the ExpiresAt of the link id to exp (which may
+	// be before now: the link then expires at once), increments its Rev,
+	// tells subscribers (LinkExpiryChanged) in the same atomic step, and
+	// returns the updated record. It fails with ErrNotFound if the record
+	// is gone or expired at now.
+	SetLinkExpiry(ctx context.Context, id string, exp, now time.Time) (*Link, error)
+	// ListLinkExpiries returns the moved expiries: those of the records
+	// whose ExpiresAt is not their SignedExpiresAt, for as long as either
+	// is after now (so a link shortened into the past is still reported
+	// until its token expires), in no particular order. It reads a small
+	// index of its own, never the whole ledger.
+	ListLinkExpiries(ctx context.Context, now time.Time) ([]LinkExpiry, error)
+	// TouchLinks adds uses to records and raises their LastUsed. It is not
+	// a change: it neither bumps Rev nor notifies subscribers. Unknown or
+	// expired ids are ignored.
+	TouchLinks(ctx context.Context, uses map[string]LinkUse) error
+	// UseLink counts one use of the link id, whose token allows max uses
+	// (max <= 0: no limit), atomically across every instance sharing the
+	// store. A new download (resume false) is allowed (ok) while Uses <
+	// max: Uses is incremented, LastUsed set to now, and client recorded
+	// as having a counted use at now. A resumed download (resume true, a
+	// Range request continuing one) is allowed iff client had a counted
+	// or resumed use at most grace before now, whose time then becomes
+	// now; Uses is unchanged. uses is the record's Uses after the call.
+	// The client records go with the record. It fails with ErrNotFound if
+	// the record is gone or expired at now.
+	UseLink(ctx context.Context, id string, max int64, client string, resume bool, grace time.Duration, now time.Time) (ok bool, uses int64, err error)
+	// ReleaseUse gives back one use of the link id (Uses decremented,
+	// never below 0), when what UseLink counted turned out not to be a
+	// download. It leaves the client records alone. It fails with
+	// ErrNotFound if the record is gone.
+	ReleaseUse(ctx context.Context, id string, client string) error
 
 	// Ping reports whether the backend answers (nil) or not.
 	Ping(ctx context.Context) error

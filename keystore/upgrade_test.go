@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/caddy-signet/signet/internal/redistest"
 	"github.com/caddy-signet/signet/verifier"
 )
@@ -61,6 +63,20 @@ func TestUpgradeBoltFixture(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The previous release had no ledger: its buckets are made at open.
+	old, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = old.View(func(tx *bolt.Tx) error {
+		for _, b := range linkBuckets {
+			if tx.Bucket(b) != nil {
+				t.Errorf("the fixture already has the bucket %s", b)
+			}
+		}
+		return nil
+	})
+	_ = old.Close()
 	s, err := OpenBolt(path, time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +88,9 @@ func TestUpgradeBoltFixture(t *testing.T) {
 func TestUpgradeRedisFixture(t *testing.T) {
 	_, fx := readUpgradeFixture(t)
 	srv := redistest.Start(t, redistest.RDB(filepath.Join("testdata", "upgrade", "dump.rdb")))
+	if ledger := srv.Client().Keys(context.Background(), "{signet}:link*").Val(); len(ledger) != 0 {
+		t.Fatalf("the fixture already has ledger keys %q", ledger)
+	}
 	testUpgrade(t, redisOpen(t, srv, ""), fx)
 }
 
@@ -199,5 +218,56 @@ func testUpgrade(t *testing.T, s Store, fx upgradeStore) {
 	// Idempotent.
 	if again, err := MigrateUsers(ctx, s, time.Now()); err != nil || len(again) != 0 {
 		t.Errorf("second MigrateUsers = %v, %v; want nothing created", again, err)
+	}
+
+	testUpgradeLedger(t, s, c, fx.Keys[1].ID)
+}
+
+// testUpgradeLedger: the link ledger of an upgraded store starts empty and
+// works, through the store and the cache, with the key keyID of the user
+// alice.
+func testUpgradeLedger(t *testing.T, s Store, c *Cache, keyID string) {
+	ctx := context.Background()
+	now := confLinkNow()
+	if list, next, err := s.ListLinks(ctx, LinkFilter{}, "", 10, now); err != nil || len(list) != 0 || next != "" {
+		t.Fatalf("ListLinks on an upgraded store = %v, %q, %v; want an empty ledger", list, next, err)
+	}
+	if exps, err := s.ListLinkExpiries(ctx, now); err != nil || len(exps) != 0 || c.LinkExpiryCount() != 0 {
+		t.Fatalf("ListLinkExpiries on an upgraded store = %v, %v (view %d); want none", exps, err, c.LinkExpiryCount())
+	}
+	signed := now.Add(time.Hour)
+	l := confNewLink(t, "/alice/a.txt", now, signed)
+	l.KeyID, l.User, l.Policy.MaxUses = keyID, "alice", 1
+	confCreateLink(t, c, l)
+	other := confCreateLink(t, c, confNewLink(t, "/pub/", now.Add(time.Second), signed))
+	for _, tt := range []struct {
+		f    LinkFilter
+		want []string
+	}{
+		{LinkFilter{}, []string{other.ID, l.ID}},
+		{LinkFilter{KeyID: keyID}, []string{l.ID}},
+		{LinkFilter{User: "alice"}, []string{l.ID}},
+		{LinkFilter{PathPrefix: "/pub"}, []string{other.ID}},
+	} {
+		if list, _, err := c.ListLinks(ctx, tt.f, "", 10, now); err != nil || !slices.Equal(confLinkIDs(list), tt.want) {
+			t.Errorf("ListLinks(%+v) = %v, %v; want %v", tt.f, confLinkIDs(list), err, tt.want)
+		}
+	}
+	if ok, uses, err := c.UseLink(ctx, l.ID, 1, "192.0.2.1", false, time.Minute, now); err != nil || !ok || uses != 1 {
+		t.Errorf("UseLink = %v, %d, %v; want the one use", ok, uses, err)
+	}
+	if ok, _, err := c.UseLink(ctx, l.ID, 1, "192.0.2.2", false, time.Minute, now); err != nil || ok {
+		t.Errorf("a second UseLink = %v, %v; want refused", ok, err)
+	}
+	exp := now.Add(10 * time.Minute)
+	if _, err := c.SetLinkExpiry(ctx, l.ID, exp, now); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := verifier.ParseURLID(l.ID)
+	if got := c.LinkExpiry(id, signed.Unix()); got != exp.Unix() {
+		t.Errorf("LinkExpiry = %d, want the moved %d", got, exp.Unix())
+	}
+	if got, err := c.GetLink(ctx, l.ID, now); err != nil || got.Uses != 1 || !got.ExpiresAt.Equal(exp) {
+		t.Errorf("GetLink = %+v, %v", got, err)
 	}
 }
