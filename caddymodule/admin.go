@@ -28,6 +28,8 @@ func init() {
 //	DELETE /signet/keys/{id}   delete (revoke) a key
 //	POST   /signet/users       create a user; GET lists them
 //	GET    /signet/users/{name} one user; PATCH changes it; DELETE deletes it and its keys
+//	GET    /signet/links       the ledger of issued links; GET/PATCH/DELETE /signet/links/{id}
+//	POST   /signet/links/revoke revoke links by filter
 //	POST   /signet/sign        sign a URL as the operator
 //	POST   /signet/revocations revoke a signed URL, or all a key or a path issued
 //	GET    /signet/revocations the revocations in force
@@ -102,6 +104,19 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 		route("/signet/users/", func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
 			return operator(w, r, app, st).usersAPI().serve(r, false, strings.TrimPrefix(r.URL.Path, "/signet/users/"))
 		}),
+		route("/signet/links", func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
+			return operator(w, r, app, st).linksAPI().serve(r, true, "")
+		}),
+		route("/signet/links/", func(w http.ResponseWriter, r *http.Request, app *App, st *running) error {
+			id := strings.TrimPrefix(r.URL.Path, "/signet/links/")
+			if id == "revoke" {
+				if r.Method != http.MethodPost {
+					return methodNotAllowed(http.MethodPost)
+				}
+				return operator(w, r, app, st).bulkRevoke()
+			}
+			return operator(w, r, app, st).linksAPI().serve(r, false, id)
+		}),
 		route("/signet/sign", methods(map[string]adminHandler{http.MethodPost: adminSign}, "POST")),
 		route("/signet/revocations", methods(map[string]adminHandler{http.MethodGet: listRevocations, http.MethodPost: adminRevoke}, "GET, POST")),
 	}
@@ -158,6 +173,7 @@ type adminSignRequest struct {
 	BaseURL string `json:"base_url"`
 	// Folder makes a folder link for every path under Path.
 	Folder bool `json:"folder"`
+	rules.PolicyRequest
 }
 
 // adminSign signs a URL as the operator: the URL carries no key id, so
@@ -179,6 +195,10 @@ func adminSign(w http.ResponseWriter, r *http.Request, app *App, st *running) er
 	if err != nil {
 		return err
 	}
+	pol, err := rules.Policy(req.PolicyRequest, req.Folder)
+	if err != nil {
+		return err
+	}
 	base := app.baseURL
 	if req.BaseURL != "" {
 		if base, err = parseBaseURL(req.BaseURL); err != nil {
@@ -188,7 +208,7 @@ func adminSign(w http.ResponseWriter, r *http.Request, app *App, st *running) er
 	if base == nil {
 		return rules.BadField("base_url", "required: no base_url is configured (e.g. https://files.example.com)")
 	}
-	resp, err := app.signURL(st, base, app.pathFormAPI(), grant, req.Folder, rules.Operator, lifetime, time.Now())
+	resp, err := app.signURL(r.Context(), st, base, app.pathFormAPI(), linkSpec{grant, req.Folder, pol}, rules.Operator, lifetime, time.Now())
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,8 @@ import (
 //	POST {api}/revocations               revoke links (api_revoke.go)
 //	     {api}/keys, {api}/keys/{id}      the key API (api_keys.go)
 //	     {api}/users, {api}/users/{name}  the user API (api_users.go)
+//	     {api}/links, {api}/links/{id}    the links API (api_links.go)
+//	POST {api}/links/revoke              revoke links by filter
 //
 // Every endpoint is authenticated with `Authorization: Bearer sk_…` and
 // answers errors through Handler.fail.
@@ -30,7 +32,10 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, dc decision, 
 	if rest == "/revocations" {
 		return h.serveRevoke(w, r, dc)
 	}
-	for _, family := range []string{"/keys", "/users"} {
+	if rest == "/links/revoke" {
+		return h.serveManage(w, r, dc, rest, "", false)
+	}
+	for _, family := range []string{"/keys", "/users", "/links"} {
 		if id, ok := strings.CutPrefix(rest, family); ok && (id == "" || id[0] == '/') {
 			return h.serveManage(w, r, dc, family, strings.TrimPrefix(id, "/"), id == "")
 		}
@@ -97,7 +102,12 @@ func (h *Handler) rateLimited(wait time.Duration, limit string) error {
 // the per-key limit, then the shared endpoints with the key as the actor.
 func (h *Handler) serveManage(w http.ResponseWriter, r *http.Request, dc decision, family, id string, collection bool) error {
 	methods := itemMethods
-	if collection {
+	switch {
+	case family == "/links/revoke":
+		methods = []string{http.MethodPost}
+	case family == "/links" && collection:
+		methods = []string{http.MethodGet}
+	case collection:
 		methods = collectionMethods
 	}
 	c, err := h.apiCaller(r, methods...)
@@ -106,11 +116,16 @@ func (h *Handler) serveManage(w http.ResponseWriter, r *http.Request, dc decisio
 	}
 	if err == nil {
 		call := apiCall{w: w, r: r, app: h.app, st: c.st, actor: c.actor, api: "public"}
-		res := call.keysAPI()
-		if family == "/users" {
-			res = call.usersAPI()
+		switch family {
+		case "/users":
+			err = call.usersAPI().serve(r, collection, id)
+		case "/links":
+			err = call.linksAPI().serve(r, collection, id)
+		case "/links/revoke":
+			err = call.bulkRevoke()
+		default:
+			err = call.keysAPI().serve(r, collection, id)
 		}
-		err = res.serve(r, collection, id)
 	}
 	if err != nil {
 		return h.fail(w, r, dc, err)

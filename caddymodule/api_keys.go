@@ -187,11 +187,13 @@ var (
 // the item.
 func (res resource) serve(r *http.Request, collection bool, id string) error {
 	if collection {
-		switch r.Method {
-		case http.MethodPost:
+		switch {
+		case r.Method == http.MethodPost && res.create != nil:
 			return res.create()
-		case http.MethodGet:
+		case r.Method == http.MethodGet:
 			return res.list()
+		case res.create == nil:
+			return methodNotAllowed(http.MethodGet)
 		}
 		return methodNotAllowed(strings.Join(collectionMethods, ", "))
 	}

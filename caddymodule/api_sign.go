@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-signet/signet/rules"
+	"github.com/caddy-signet/signet/verifier"
 )
 
 // signRequest is the body of POST {api}/files/{path}/signed-url.
@@ -24,6 +25,7 @@ type signRequest struct {
 	// Check names a file in the folder (relative, e.g. index.m3u8) the
 	// origin must have; default: the folder itself ({path}/).
 	Check string `json:"check"`
+	rules.PolicyRequest
 }
 
 const signExample = `{"expires_in": 3600}, or {"expires_in": 3600, "folder": true}`
@@ -64,12 +66,16 @@ func (h *Handler) serveSign(w http.ResponseWriter, r *http.Request, dc decision,
 			check, err = rules.CheckFile(grant, req.Check)
 		}
 	}
+	var pol verifier.Policy
+	if err == nil {
+		pol, err = rules.Policy(req.PolicyRequest, req.Folder)
+	}
 	if err == nil {
 		err = h.originHas(r, check, next)
 	}
 	var resp signedURLResponse
 	if err == nil {
-		resp, err = h.app.signURL(c.st, h.baseURLFor(r), h.API, grant, req.Folder, c.actor, lifetime, c.now)
+		resp, err = h.app.signURL(r.Context(), c.st, h.baseURLFor(r), h.API, linkSpec{grant, req.Folder, pol}, c.actor, lifetime, c.now)
 	}
 	if err != nil {
 		return h.fail(w, r, dc, err)

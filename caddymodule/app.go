@@ -288,7 +288,9 @@ func (a *App) openStore() (*running, error) {
 		}
 		ring = []verifier.Secret{{ID: sec.ID, Key: sec.Key}}
 	}
-	v, err := buildVerifier(ring, a.QueryParam, time.Duration(a.ClockSkew))
+	// A link's expiry may have been moved since it was issued (the links
+	// API): the verifier asks the cache's view of moved expiries.
+	v, err := buildVerifier(ring, a.QueryParam, time.Duration(a.ClockSkew), verifier.WithExpiry(b.cache.LinkExpiry))
 	if err != nil {
 		return nil, fmt.Errorf("signed URLs: %v", err)
 	}
@@ -298,8 +300,8 @@ func (a *App) openStore() (*running, error) {
 }
 
 // buildVerifier makes the signed-URL verifier over ring.
-func buildVerifier(ring []verifier.Secret, param string, skew time.Duration) (*verifier.Verifier, error) {
-	return verifier.NewVerifier(ring, param, skew)
+func buildVerifier(ring []verifier.Secret, param string, skew time.Duration, opts ...verifier.Option) (*verifier.Verifier, error) {
+	return verifier.NewVerifier(ring, param, skew, opts...)
 }
 
 // current is the app of the running config; the admin API, which Caddy

@@ -26,7 +26,7 @@ const defaultAdminAddress = "localhost:2019"
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "signet",
-		Usage: "keys|users <create|list|get|update|delete> | sign PATH --expires-in D [--folder] | revoke <url|id> [flags]",
+		Usage: "keys|users <create|list|get|update|delete> | sign PATH --expires-in D [flags] | links <list|get|revoke|extend> | revoke <url|id> [flags]",
 		Short: "Manages Signet API keys and signs URLs through the admin API",
 		Long: `
 Manages Signet through a running Caddy's admin API (like caddy reload does).
@@ -47,6 +47,12 @@ Manages Signet through a running Caddy's admin API (like caddy reload does).
                            [--self-service=true|false]
   caddy signet users delete NAME      (deletes the user and all its keys)
   caddy signet sign PATH --expires-in 1h [--folder] [--base-url https://files.example.com]
+                           [--download-name N [--inline]] [--content-type T]
+                           [--max-uses N] [--client-cidr 203.0.113.0/24]
+  caddy signet links list [--path P] [--key ID] [--user U] [--active]
+  caddy signet links get ID
+  caddy signet links revoke ID | --path P | --key ID | --user U | --all
+  caddy signet links extend ID --expires-in 2d | --expires-at T
   caddy signet revoke <signed URL | URL id>
   caddy signet revoke --key ID       (every URL the key issued until now)
   caddy signet revoke --prefix /p/   (every URL under /p/ issued until now)
@@ -124,8 +130,14 @@ func buildSignetCommand(cmd *cobra.Command) {
 	}
 	sign.Flags().String("expires-in", "", "Lifetime: a duration such as 15m, 1h or 7d (required)")
 	sign.Flags().Bool("folder", false, "Sign a folder link: PATH/ and every path under it (prints the url, then the path_url)")
+	sign.Flags().String("download-name", "", "Serve it as a download with this file name")
+	sign.Flags().Bool("inline", false, "Content-Disposition: inline instead of attachment")
+	sign.Flags().String("content-type", "", "Serve it with this Content-Type")
+	sign.Flags().Int("max-uses", 0, "The link works for this many downloads (default: any number)")
+	sign.Flags().String("client-cidr", "", "The link works only from this address or network, e.g. 203.0.113.0/24")
 	sign.Flags().String("base-url", "", "Scheme and host of the URL, e.g. https://files.example.com (default: the configured base_url)")
 	cmd.AddCommand(sign)
+	addLinksCommands(cmd)
 
 	revoke := &cobra.Command{
 		Use:   "revoke <URL|ID> | --key ID | --prefix P",
@@ -184,8 +196,18 @@ func cmdSign(cmd *cobra.Command, args []string) error {
 	if base, _ := f.GetString("base-url"); base != "" {
 		body["base_url"] = base
 	}
-	if folder, _ := f.GetBool("folder"); folder {
-		body["folder"] = true
+	for flag, field := range map[string]string{"download-name": "download_name", "content-type": "content_type", "client-cidr": "client_cidr"} {
+		if v, _ := f.GetString(flag); v != "" {
+			body[field] = v
+		}
+	}
+	for flag, field := range map[string]string{"folder": "folder", "inline": "inline"} {
+		if v, _ := f.GetBool(flag); v {
+			body[field] = true
+		}
+	}
+	if n, _ := f.GetInt("max-uses"); n != 0 {
+		body["max_uses"] = n
 	}
 	return callAndRender(cmd, http.MethodPost, "/signet/sign", body, func(out io.Writer, s signedURLResponse) {
 		fmt.Fprintln(out, s.URL)

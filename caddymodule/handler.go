@@ -467,7 +467,9 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, dc decisio
 // grants, no revocation. It returns the key's derived values (nil when an
 // operator signed it).
 func (h *Handler) linkValid(st *running, c *verifier.Claims, path string, now time.Time) (*derived, error) {
-	if time.Duration(c.ExpiresAt-c.IssuedAt)*time.Second > time.Duration(h.app.MaxLifetime) {
+	// The lifetime it was signed with (a link extended later may live
+	// longer; the links API bounds that).
+	if time.Duration(c.SignedExpiresAt-c.IssuedAt)*time.Second > time.Duration(h.app.MaxLifetime) {
 		return nil, &apiError{status: http.StatusForbidden, code: "expired", reason: "lifetime",
 			msg: "this signed URL's lifetime exceeds the server's max_lifetime"}
 	}
@@ -494,9 +496,26 @@ func (h *Handler) linkValid(st *running, c *verifier.Claims, path string, now ti
 	return d, nil
 }
 
-// serveLink hands a request with a valid link to the next handler, clean.
-// A folder token in the query also sets the folder's cookie.
+// serveLink hands a request with a valid link to the next handler, clean,
+// with the link's policies applied (policy.go). A folder token in the
+// query also sets the folder's cookie.
 func (h *Handler) serveLink(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, c *verifier.Claims, d *derived, form linkForm, now time.Time) error {
+	if c.Policy != (verifier.Policy{}) {
+		return h.servePolicy(w, r, dc, next, c, d, form, now)
+	}
+	return h.serveClean(w, r, dc, next, c, d, form, now)
+}
+
+// serveClean is serveLink once the policies are applied. A GET that
+// starts a download counts as a use of the link in memory (the ledger's
+// uses and last use, written in batches); max_uses links were counted in
+// the store already.
+func (h *Handler) serveClean(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, c *verifier.Claims, d *derived, form linkForm, now time.Time) error {
+	if c.Policy.MaxUses == 0 && r.Method == http.MethodGet && !resumesDownload(r.Header["Range"]) {
+		if st := h.app.s.live.Load(); st != nil {
+			st.backend.cache.CountUse(c.ID, now)
+		}
+	}
 	switch {
 	case form == formQuery && c.Prefix != "":
 		h.setFolderCookie(w, r, c, verifier.QueryToken(r.URL.RawQuery, h.param), now)
@@ -614,7 +633,7 @@ func clientIP(r *http.Request) string {
 	if i := strings.LastIndexByte(host, ':'); i > 0 {
 		host = host[:i]
 	}
-	return host
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 }
 
 // derived is what the handler needs of a key, computed once per key and

@@ -291,6 +291,14 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		if name == "-" {
 			continue
 		}
+		if name == "" && f.Anonymous && f.Type.Kind() == reflect.Struct {
+			// An embedded struct's fields are the outer object's, as
+			// encoding/json reads them.
+			for n, ft := range jsonFields(f.Type) {
+				m[n] = ft
+			}
+			continue
+		}
 		if name == "" {
 			name = f.Name
 		}

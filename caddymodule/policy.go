@@ -1,11 +1,20 @@
 package caddymodule
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-signet/signet/keystore"
+	"github.com/caddy-signet/signet/verifier"
 )
 
 // Response policies of a link (download_name, inline, content_type): the
@@ -111,4 +120,109 @@ func (w *policyWriter) ReadFrom(r io.Reader) (int64, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriterWrapper.ReadFrom(r)
+}
+
+// servePolicy serves a link with policies: the client must be in its
+// client_cidr; max_uses links count the use in the store first (fail
+// closed); download_name, inline and content_type set the headers of a
+// successful answer.
+func (h *Handler) servePolicy(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, c *verifier.Claims, d *derived, form linkForm, now time.Time) error {
+	p := &c.Policy
+	if p.ClientCIDR.IsValid() {
+		ip, err := netip.ParseAddr(clientIP(r))
+		if err != nil || !p.ClientCIDR.Contains(ip.Unmap().WithZone("")) {
+			return h.deny(w, r, dc, http.StatusForbidden, "client_not_allowed", "this link works only from another network address", "client_cidr")
+		}
+	}
+	pw := &policyWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	if p.DownloadName != "" || p.Inline {
+		pw.disposition = contentDisposition(p.DownloadName, p.Inline)
+	}
+	pw.contentType = p.ContentType
+	if p.MaxUses > 0 {
+		return h.serveCounted(pw, r, dc, next, c, d, form, now)
+	}
+	return h.serveClean(pw, r, dc, next, c, d, form, now)
+}
+
+// maxUsesGrace is how long after a counted download the client that made
+// it may go on with Range requests that do not start at byte 0 (resuming
+// it) without using the link again.
+const maxUsesGrace = time.Hour
+
+// serveCounted serves a max_uses link. A GET without Range, or with a
+// Range from byte 0, starts a download: it takes one use in the store
+// (atomically, across every instance) before the origin is asked, and
+// gives it back if the origin's answer is not 200 or 206. A GET with any
+// other Range continues a download: it needs a counted use by the same
+// client within maxUsesGrace. HEAD never counts; it works while uses are
+// left. The store is asked on every request: when it cannot answer the
+// request fails (503), never passes.
+func (h *Handler) serveCounted(pw *policyWriter, r *http.Request, dc decision, next caddyhttp.Handler, c *verifier.Claims, d *derived, form linkForm, now time.Time) error {
+	st, err := h.app.state()
+	if err != nil {
+		return h.fail(pw, r, dc, storeUnavailable())
+	}
+	cache := st.backend.cache
+	ctx, cancel := storeContext(r)
+	defer cancel()
+	id, max, client := c.ID.String(), int64(c.Policy.MaxUses), clientIP(r)
+	if r.Method == http.MethodHead {
+		l, err := cache.GetLink(ctx, id, now)
+		switch {
+		case errors.Is(err, keystore.ErrNotFound):
+			return h.fail(pw, r, dc, errUncounted)
+		case err != nil:
+			return h.fail(pw, r, dc, storeUnavailable())
+		case l.Uses >= max:
+			return h.fail(pw, r, dc, usedUp(max))
+		}
+		return h.serveClean(pw, r, dc, next, c, d, form, now)
+	}
+	resume := resumesDownload(r.Header["Range"])
+	ok, _, err := cache.UseLink(ctx, id, max, client, resume, maxUsesGrace, now)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return h.fail(pw, r, dc, errUncounted)
+	case err != nil:
+		h.logger.Warn("counting a use of a max_uses link failed", zap.String("url_id", id), zap.Error(err))
+		return h.fail(pw, r, dc, storeUnavailable())
+	case !ok && resume:
+		return h.fail(pw, r, dc, &apiError{status: http.StatusForbidden, code: "max_uses_reached", reason: "max_uses",
+			msg: "this link's downloads are used up; a download can be resumed only by the client that started it, within 1h"})
+	case !ok:
+		return h.fail(pw, r, dc, usedUp(max))
+	}
+	err = h.serveClean(pw, r, dc, next, c, d, form, now)
+	if !resume && pw.status != http.StatusOK && pw.status != http.StatusPartialContent {
+		// Not a download after all (404, 304, an error): give the use back.
+		rctx, rcancel := context.WithTimeout(context.Background(), storeTimeout)
+		if rerr := cache.ReleaseUse(rctx, id, client); rerr != nil {
+			h.logger.Warn("giving back a use of a max_uses link failed", zap.String("url_id", id), zap.Error(rerr))
+		}
+		rcancel()
+	}
+	return err
+}
+
+var errUncounted = &apiError{status: http.StatusForbidden, code: "max_uses_reached", reason: "max_uses",
+	msg: "this link's uses cannot be counted (it is not in the ledger)"}
+
+func usedUp(max int64) *apiError {
+	return &apiError{status: http.StatusForbidden, code: "max_uses_reached", reason: "max_uses",
+		msg: "this link has been used " + strconv.FormatInt(max, 10) + " times, all it allows"}
+}
+
+// resumesDownload reports whether a Range header continues a download
+// rather than starting one: any range that does not start at byte 0.
+func resumesDownload(v []string) bool {
+	if len(v) == 0 {
+		return false
+	}
+	spec, ok := strings.CutPrefix(strings.TrimSpace(v[0]), "bytes=")
+	if !ok {
+		return false // not a byte range: the origin ignores it and sends it all
+	}
+	first, _, _ := strings.Cut(spec, ",")
+	return !strings.HasPrefix(strings.TrimSpace(first), "0-")
 }

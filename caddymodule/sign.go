@@ -1,12 +1,14 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/caddy-signet/signet/keystore"
 	"github.com/caddy-signet/signet/rules"
 	"github.com/caddy-signet/signet/verifier"
 )
@@ -26,12 +28,23 @@ type signedURLResponse struct {
 	ID        string    `json:"id"`
 }
 
-// signURL mints a link for actor to grant (a file's path, or a folder link's
-// prefix from rules.Grant), valid for lifetime but never past the actor's
-// key's expiry. base is scheme://host; api is the API prefix of the path
-// form ("" for none). It is the one place links are made (public API and
-// admin API alike).
-func (a *App) signURL(st *running, base *url.URL, api, grant string, folder bool, actor rules.Actor, lifetime time.Duration, now time.Time) (signedURLResponse, error) {
+// linkSpec is what a link grants and asks: a file's path, or a folder
+// link's prefix from rules.Grant, and its policies from rules.Policy.
+type linkSpec struct {
+	grant  string
+	folder bool
+	policy verifier.Policy
+}
+
+// signURL mints a link for actor as spec says, valid for lifetime but
+// never past the actor's key's expiry. base is scheme://host; api is the
+// API prefix of the path form ("" for none). It is the one place links
+// are made (public API and admin API alike).
+//
+// The link is recorded in the ledger before it is returned: a link that
+// could not be recorded is not handed out (503).
+func (a *App) signURL(ctx context.Context, st *running, base *url.URL, api string, spec linkSpec, actor rules.Actor, lifetime time.Duration, now time.Time) (signedURLResponse, error) {
+	grant, folder := spec.grant, spec.folder
 	exp, err := rules.LinkExpiry(actor, lifetime, now)
 	if errors.Is(err, rules.ErrKeyExpiresTooSoon) {
 		return signedURLResponse{}, &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
@@ -48,12 +61,22 @@ func (a *App) signURL(st *running, base *url.URL, api, grant string, folder bool
 	if actor.Key != nil {
 		keyID = actor.Key.ID
 	}
-	c := verifier.Claims{ExpiresAt: exp.Unix(), IssuedAt: now.Unix(), ID: id, KeyID: keyID}
+	c := verifier.Claims{ExpiresAt: exp.Unix(), IssuedAt: now.Unix(), ID: id, KeyID: keyID, Policy: spec.policy}
 	if folder {
 		c.Prefix = grant
 	}
 	token, err := st.verifier.Sign(c, verifier.Target{Host: base.Host, Method: http.MethodGet, Path: grant})
 	if err != nil {
+		return signedURLResponse{}, err
+	}
+	l := &keystore.Link{ID: id.String(), Path: grant, Folder: folder, KeyID: keyID, CreatedAt: time.Unix(now.Unix(), 0).UTC(),
+		ExpiresAt: exp, SignedExpiresAt: exp, Policy: ledgerPolicy(spec.policy)}
+	if actor.Key != nil {
+		l.User = actor.Key.User
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if err := st.backend.cache.CreateLink(ctx, l); err != nil {
 		return signedURLResponse{}, err
 	}
 	u := url.URL{Scheme: base.Scheme, Host: base.Host, Path: grant}
@@ -64,4 +87,13 @@ func (a *App) signURL(st *running, base *url.URL, api, grant string, folder bool
 		resp.PathURL = strings.TrimSuffix(p.String(), "/") + verifier.NewPathForm(api).URLPath(token, grant)
 	}
 	return resp, nil
+}
+
+// ledgerPolicy is p as the ledger records it.
+func ledgerPolicy(p verifier.Policy) keystore.LinkPolicy {
+	lp := keystore.LinkPolicy{DownloadName: p.DownloadName, Inline: p.Inline, ContentType: p.ContentType, MaxUses: int64(p.MaxUses)}
+	if p.ClientCIDR.IsValid() {
+		lp.ClientCIDR = p.ClientCIDR.String()
+	}
+	return lp
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddy-signet/signet/keystore"
 	"github.com/caddy-signet/signet/rules"
+	"github.com/caddy-signet/signet/verifier"
 )
 
 // testSite is an App and a Handler provisioned by the production code
@@ -79,7 +80,7 @@ func (s *testSite) sign(tb testing.TB, host, path string, k *keystore.Key, lifet
 	if k != nil {
 		actor = rules.KeyActor(k, s.st.backend.cache.User(k.User), false)
 	}
-	resp, err := s.app.signURL(s.st, &url.URL{Scheme: "http", Host: host}, "", path, false, actor, lifetime, time.Now())
+	resp, err := s.app.signURL(context.Background(), s.st, &url.URL{Scheme: "http", Host: host}, "", linkSpec{grant: path}, actor, lifetime, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func (s *testSite) signFolder(tb testing.TB, host, prefix string, k *keystore.Ke
 	if k != nil {
 		actor = rules.KeyActor(k, s.st.backend.cache.User(k.User), false)
 	}
-	resp, err := s.app.signURL(s.st, &url.URL{Scheme: "http", Host: host}, defaultAPIPrefix, prefix, true, actor, lifetime, time.Now())
+	resp, err := s.app.signURL(context.Background(), s.st, &url.URL{Scheme: "http", Host: host}, defaultAPIPrefix, linkSpec{grant: prefix, folder: true}, actor, lifetime, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -117,3 +118,19 @@ var bareNext = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request
 	w.WriteHeader(http.StatusOK)
 	return nil
 })
+
+// signWith returns a link to path issued by k (nil: the operator) with
+// policy p.
+func (s *testSite) signWith(tb testing.TB, path string, k *keystore.Key, p verifier.Policy, lifetime time.Duration) signedURLResponse {
+	tb.Helper()
+	actor := rules.Operator
+	if k != nil {
+		actor = rules.KeyActor(k, s.st.backend.cache.User(k.User), false)
+	}
+	resp, err := s.app.signURL(context.Background(), s.st, &url.URL{Scheme: "http", Host: "files.example.com"}, defaultAPIPrefix,
+		linkSpec{grant: path, policy: p}, actor, lifetime, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp
+}

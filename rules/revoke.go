@@ -67,8 +67,13 @@ func Revocation(req RevokeRequest, v *verifier.Verifier, now time.Time, forms ..
 		case err != nil:
 			return nil, nil, BadField("url", "not a valid signed URL of this server (%v)", err)
 		}
-		return &keystore.Revocation{Kind: keystore.RevokeURL, Target: c.ID.String(),
-			ExpiresAt: time.Unix(c.ExpiresAt, 0).UTC()}, &c, nil
+		// Kept as long as the link could ever live: its expiry can be
+		// moved later (up to LinkLongest after its issue).
+		until := time.Unix(c.IssuedAt, 0).Add(RevocationTTL).UTC()
+		if exp := time.Unix(c.ExpiresAt, 0).UTC(); exp.After(until) {
+			until = exp
+		}
+		return &keystore.Revocation{Kind: keystore.RevokeURL, Target: c.ID.String(), ExpiresAt: until}, &c, nil
 	case req.ID != "":
 		r := keystore.Revocation{Kind: keystore.RevokeURL, Target: req.ID, ExpiresAt: until}
 		if r.Validate() != nil {

@@ -281,3 +281,52 @@ func TestMayRevoke(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicy(t *testing.T) {
+	good := []PolicyRequest{
+		{DownloadName: "日本語 report.pdf"},
+		{DownloadName: `a "quoted" name; v2.pdf`, Inline: true},
+		{ContentType: "text/plain; charset=utf-8"},
+		{ContentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+		{MaxUses: json.RawMessage("3")},
+		{ClientCIDR: "203.0.113.0/24"},
+		{ClientCIDR: "2001:db8::1"},
+	}
+	for _, req := range good {
+		if _, err := Policy(req, false); err != nil {
+			t.Errorf("Policy(%+v): %v", req, err)
+		}
+	}
+	bad := map[string]PolicyRequest{
+		"download_name": {DownloadName: "a\r\nSet-Cookie: x=1"},
+		"content_type":  {ContentType: "text/html"},
+		"max_uses":      {MaxUses: json.RawMessage(`"3"`)},
+		"client_cidr":   {ClientCIDR: "203.0.113.7/24"},
+	}
+	for field, req := range bad {
+		var fe *FieldError
+		if _, err := Policy(req, false); !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("Policy(%+v) = %v, want a %s error", req, err, field)
+		}
+	}
+	for _, ct := range []string{"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+		"text/javascript", "application/x-javascript", "multipart/x-mixed-replace; boundary=x", "text/xsl"} {
+		if _, err := Policy(PolicyRequest{ContentType: ct}, false); err == nil {
+			t.Errorf("content_type %q accepted", ct)
+		}
+	}
+	for _, max := range []string{"0", "-1", "1.5", "1e3", "1000001"} {
+		if _, err := Policy(PolicyRequest{MaxUses: json.RawMessage(max)}, false); err == nil {
+			t.Errorf("max_uses %s accepted", max)
+		}
+	}
+	// A folder link takes max_uses and client_cidr, not response headers.
+	if _, err := Policy(PolicyRequest{MaxUses: json.RawMessage("2"), ClientCIDR: "10.0.0.0/8"}, true); err != nil {
+		t.Errorf("folder: %v", err)
+	}
+	for _, req := range []PolicyRequest{{DownloadName: "x.pdf"}, {Inline: true}, {ContentType: "text/plain"}} {
+		if _, err := Policy(req, true); err == nil {
+			t.Errorf("folder link with %+v accepted", req)
+		}
+	}
+}
