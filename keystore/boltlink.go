@@ -42,6 +42,16 @@ var (
 		bucketLinksPath, bucketLinksExpiry, bucketLinksMoved, bucketLinkClients}
 )
 
+// boltPutIndexes writes the record l's index entries.
+func boltPutIndexes(tx *bolt.Tx, l *Link) error {
+	return linkIndexEntries(l, func(bucket, key, value []byte) error {
+		if value == nil {
+			value = []byte{}
+		}
+		return tx.Bucket(bucket).Put(key, value)
+	})
+}
+
 // boltSweepBatch bounds the records one sweep transaction deletes, so the
 // sweep never holds the writer lock for long.
 const boltSweepBatch = 5000
@@ -136,12 +146,7 @@ func (s *BoltStore) CreateLink(_ context.Context, l *Link) error {
 		if err := putLinkInTx(tx, stored); err != nil {
 			return err
 		}
-		return linkIndexEntries(stored, func(bucket, key, value []byte) error {
-			if value == nil {
-				value = []byte{}
-			}
-			return tx.Bucket(bucket).Put(key, value)
-		})
+		return boltPutIndexes(tx, stored)
 	})
 	if errors.Is(err, ErrExists) {
 		return err
@@ -461,7 +466,20 @@ func (s *BoltStore) ReleaseUse(_ context.Context, id string, _ string) error {
 func (s *BoltStore) sweepLinks(ctx context.Context, now time.Time) (int, error) {
 	total := 0
 	limit := boltTimeKey(nil, now.UnixMilli()+1, "") // keys below are due
+	due := func(tx *bolt.Tx) bool {
+		k, _ := tx.Bucket(bucketLinksExpiry).Cursor().First()
+		return k != nil && bytes.Compare(k, limit) < 0
+	}
 	for ctx.Err() == nil {
+		// Most runs find nothing due: a read transaction says so without
+		// the write (and the fsync) of an empty commit.
+		var any bool
+		if err := s.db.View(func(tx *bolt.Tx) error { any = due(tx); return nil }); err != nil {
+			return total, s.unavailable(err)
+		}
+		if !any {
+			break
+		}
 		n := 0
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			n = 0

@@ -167,12 +167,7 @@ func boltFillLinks(t testing.TB, s *BoltStore, links []*Link) {
 				if err := putLinkInTx(tx, st); err != nil {
 					return err
 				}
-				if err := linkIndexEntries(st, func(bucket, key, value []byte) error {
-					if value == nil {
-						value = []byte{}
-					}
-					return tx.Bucket(bucket).Put(key, value)
-				}); err != nil {
+				if err := boltPutIndexes(tx, st); err != nil {
 					return err
 				}
 			}

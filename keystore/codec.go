@@ -158,12 +158,9 @@ func parseStoredIdent(s string, expiresAt time.Time) (Revocation, error) {
 	return Revocation{}, err
 }
 
-// linkRecord is how a ledger record is serialised: short names, times in
-// unix ms, and no id (the id is the record's key). bbolt keeps the whole
-// record in it; Redis keeps only the parts that never change (the "r"
-// field of the record's hash: Expires, Rev, Uses and LastUsed are zero,
-// so absent) and the others in fields of their own, so that a use or an
-// expiry change never rewrites it.
+// linkRecord is how bbolt serialises a ledger record: short names, times
+// in unix ms, and no id (the id is the record's key). (Redis keeps the same
+// values in fields of a hash: redisLinkFields.)
 type linkRecord struct {
 	Path     string     `json:"p"`
 	Folder   bool       `json:"f,omitempty"`
@@ -172,33 +169,24 @@ type linkRecord struct {
 	Created  int64      `json:"c"`
 	Signed   int64      `json:"s"`
 	Policy   LinkPolicy `json:"o,omitzero"`
-	Expires  int64      `json:"e,omitempty"`
+	Expires  int64      `json:"e"`
 	Rev      uint64     `json:"v,omitempty"`
 	Uses     int64      `json:"n,omitempty"`
 	LastUsed int64      `json:"t,omitempty"`
 }
 
-// encodeLink serialises l whole (bbolt's record).
+// encodeLink serialises l.
 func encodeLink(l *Link) ([]byte, error) {
-	r := linkStatic(l)
-	r.Expires, r.Rev, r.Uses = l.ExpiresAt.UnixMilli(), l.Rev, l.Uses
+	r := linkRecord{Path: l.Path, Folder: l.Folder, KeyID: l.KeyID, User: l.User,
+		Created: l.CreatedAt.UnixMilli(), Signed: l.SignedExpiresAt.UnixMilli(), Policy: l.Policy,
+		Expires: l.ExpiresAt.UnixMilli(), Rev: l.Rev, Uses: l.Uses}
 	if l.LastUsed != nil {
 		r.LastUsed = l.LastUsed.UnixMilli()
 	}
 	return json.Marshal(r)
 }
 
-// encodeLinkStatic serialises the parts of l that never change (Redis's
-// "r" field).
-func encodeLinkStatic(l *Link) ([]byte, error) { return json.Marshal(linkStatic(l)) }
-
-func linkStatic(l *Link) linkRecord {
-	return linkRecord{Path: l.Path, Folder: l.Folder, KeyID: l.KeyID, User: l.User,
-		Created: l.CreatedAt.UnixMilli(), Signed: l.SignedExpiresAt.UnixMilli(), Policy: l.Policy}
-}
-
-// decodeLink is the inverse of encodeLink (and of encodeLinkStatic, whose
-// other fields the caller then sets).
+// decodeLink is the inverse of encodeLink.
 func decodeLink(id string, b []byte) (*Link, error) {
 	var r linkRecord
 	if err := json.Unmarshal(b, &r); err != nil {

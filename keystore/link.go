@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -265,20 +264,6 @@ func parseCursor(s string) (p linkPos, ok bool, err error) {
 		return linkPos{}, false, fmt.Errorf("%w: cursor %q", ErrInvalid, s)
 	}
 	return p, true, nil
-}
-
-// sortLinks orders links as ListLinks returns them: newest first.
-func sortLinks(links []*Link) {
-	slices.SortFunc(links, func(a, b *Link) int {
-		pa, pb := linkPosOf(a), linkPosOf(b)
-		switch {
-		case pa.before(pb):
-			return -1
-		case pb.before(pa):
-			return 1
-		}
-		return 0
-	})
 }
 
 // pathRanges returns the index ranges holding the paths a prefix filter

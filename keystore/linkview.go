@@ -61,9 +61,14 @@ func (c *Cache) putLinkExpiry(e *LinkExpiry) {
 	if prev, ok := old.m[id]; ok && prev.rev >= e.Rev {
 		return
 	}
+	// The copy leaves out the entries that stopped mattering, so the view
+	// stays small even without resyncs.
+	now := time.Now().Unix()
 	m := make(map[verifier.URLID]linkSlot, len(old.m)+1)
 	for k, s := range old.m {
-		m[k] = s
+		if s.until > now {
+			m[k] = s
+		}
 	}
 	m[id] = slotOf(e, c.seq)
 	c.links.Store(&linkView{m: m})

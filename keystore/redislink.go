@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,11 +17,12 @@ import (
 // The link ledger in Redis. Keys, for namespace ns (all under the hash
 // tag {ns}, like the rest of the store; ms is unix ms):
 //
-//	{ns}:link:<id>          HASH  one record: r (the JSON of what never
-//	                              changes: linkRecord without e, v, n, t),
-//	                              e (ExpiresAt, ms), v (Rev), u (Uses),
-//	                              t (LastUsed, ms), c:<client> (ms of that
-//	                              client's last counted or resumed use).
+//	{ns}:link:<id>          HASH  one record, a field a value (redisLinkFields),
+//	                              so that Redis keeps it compact (a listpack:
+//	                              no value is longer than 64 bytes but a path
+//	                              that is) and a use or a move never rewrites
+//	                              it; c:<client> fields hold the ms of that
+//	                              client's last counted or resumed use.
 //	                              PEXPIREAT its lifetime (Link.lifetime).
 //	{ns}:links              ZSET  id scored by CreatedAt (ms): every record
 //	{ns}:links:key:<key id> ZSET  id by CreatedAt: the key's records
@@ -35,9 +37,10 @@ import (
 //	                              ExpiresAt is not SignedExpiresAt
 //
 // Records expire by their TTL. Index entries of expired records are
-// removed by linkPurge, which each instance runs every linkSweepInterval
-// and ListLinks runs (one batch) before it reads, so no index outgrows
-// the live records by more than what expired in the last interval.
+// removed by the purge script, which each instance runs every
+// linkSweepInterval and ListLinks runs (one batch) before it reads, so no
+// index outgrows the live records by more than what expired in the last
+// interval.
 //
 // Every write is one script; SetLinkExpiry, and CreateLink of a moved
 // record, publish their change message in it.
@@ -54,12 +57,44 @@ func newLinkKeys(p string) linkKeys {
 		exp: p + "links:expiry", moved: p + "links:moved", byKey: p + "links:key:", byUser: p + "links:user:"}
 }
 
-// redisLinkRef is a record's member of {ns}:links:expiry.
+// redisLinkRef is a record's member of {ns}:links:expiry (the scripts
+// build it the same way).
 func redisLinkRef(l *Link) string { return l.ID + "\n" + l.KeyID + "\n" + l.User + "\n" + l.Path }
 
-// redisLinkFields are the fields GetLink and the listings read, in the
-// order linkFromHash takes them.
-var redisLinkFields = []string{"r", "e", "v", "u", "t"}
+// redisLinkFields are the fields of a record's hash, in the order
+// linkFromHash takes them: path, folder ("1"), key id, user ("w", who),
+// created, signed expiry, policy (JSON), expiry, rev, uses ("n"), last
+// used. Absent fields are zero.
+var redisLinkFields = []string{"p", "f", "k", "w", "a", "s", "o", "e", "v", "n", "t"}
+
+// redisLinkHash returns the fields and values of the hash of l, absent
+// fields left out.
+func redisLinkHash(l *Link) ([]any, error) {
+	fv := []any{"p", l.Path, "a", ms(l.CreatedAt), "s", ms(l.SignedExpiresAt), "e", ms(l.ExpiresAt),
+		"v", strconv.FormatUint(l.Rev, 10)}
+	add := func(f, v string) {
+		if v != "" && v != "0" {
+			fv = append(fv, f, v)
+		}
+	}
+	if l.Folder {
+		add("f", "1")
+	}
+	add("k", l.KeyID)
+	add("w", l.User)
+	add("n", strconv.FormatInt(l.Uses, 10))
+	if l.LastUsed != nil {
+		add("t", ms(*l.LastUsed))
+	}
+	if l.Policy != (LinkPolicy{}) {
+		o, err := json.Marshal(l.Policy)
+		if err != nil {
+			return nil, err
+		}
+		add("o", string(o))
+	}
+	return fv, nil
+}
 
 // linkFromHash builds the record id from the values of redisLinkFields;
 // nil, nil if there is no record.
@@ -67,22 +102,23 @@ func linkFromHash(id string, vals []any) (*Link, error) {
 	if len(vals) != len(redisLinkFields) {
 		return nil, fmt.Errorf("link %s: unexpected reply %v", id, vals)
 	}
-	r, ok := vals[0].(string)
+	path, ok := vals[0].(string)
 	if !ok {
 		return nil, nil
 	}
-	l, err := decodeLink(id, []byte(r))
-	if err != nil {
-		return nil, err
-	}
-	num := func(v any) int64 {
-		n, _ := strconv.ParseInt(optString(v), 10, 64)
+	num := func(i int) int64 {
+		n, _ := strconv.ParseInt(optString(vals[i]), 10, 64)
 		return n
 	}
-	l.ExpiresAt = time.UnixMilli(num(vals[1])).UTC()
-	l.Rev = uint64(num(vals[2]))
-	l.Uses = max(num(vals[3]), 0)
-	if t := num(vals[4]); t != 0 {
+	l := &Link{ID: id, Path: path, Folder: optString(vals[1]) == "1", KeyID: optString(vals[2]), User: optString(vals[3]),
+		CreatedAt: time.UnixMilli(num(4)).UTC(), SignedExpiresAt: time.UnixMilli(num(5)).UTC(),
+		ExpiresAt: time.UnixMilli(num(7)).UTC(), Rev: uint64(num(8)), Uses: max(num(9), 0)}
+	if o := optString(vals[6]); o != "" {
+		if err := json.Unmarshal([]byte(o), &l.Policy); err != nil {
+			return nil, fmt.Errorf("link %s: policy: %v", id, err)
+		}
+	}
+	if t := num(10); t != 0 {
 		lu := time.UnixMilli(t).UTC()
 		l.LastUsed = &lu
 	}
@@ -100,23 +136,21 @@ func linkExpiryMessage(e LinkExpiry) ([]byte, error) {
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 // CreateLink: KEYS record, links, path, expiry, moved, key index, user
-// index; ARGV r, e, lifetime, created, ref, path entry, id, uses, last
-// used ("" for none), has key ("1"), has user ("1"), channel, message (""
-// unless moved). Returns 1, or 0 if the id is taken.
+// index; ARGV lifetime, created, ref, path entry, id, has key ("1"), has
+// user ("1"), channel, message ("" unless moved), then the record's
+// fields and values. Returns 1, or 0 if the id is taken.
 var redisCreateLink = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'r', ARGV[1], 'e', ARGV[2], 'v', '1')
-if ARGV[8] ~= '0' then redis.call('HSET', KEYS[1], 'u', ARGV[8]) end
-if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 't', ARGV[9]) end
-redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[7])
-redis.call('ZADD', KEYS[3], 0, ARGV[6])
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[5])
-if ARGV[10] == '1' then redis.call('ZADD', KEYS[6], ARGV[4], ARGV[7]) end
-if ARGV[11] == '1' then redis.call('ZADD', KEYS[7], ARGV[4], ARGV[7]) end
-if ARGV[13] ~= '' then
-  redis.call('ZADD', KEYS[5], ARGV[3], ARGV[7])
-  redis.call('PUBLISH', ARGV[12], ARGV[13])
+redis.call('HSET', KEYS[1], unpack(ARGV, 10))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
+redis.call('ZADD', KEYS[3], 0, ARGV[4])
+redis.call('ZADD', KEYS[4], ARGV[1], ARGV[3])
+if ARGV[6] == '1' then redis.call('ZADD', KEYS[6], ARGV[2], ARGV[5]) end
+if ARGV[7] == '1' then redis.call('ZADD', KEYS[7], ARGV[2], ARGV[5]) end
+if ARGV[9] ~= '' then
+  redis.call('ZADD', KEYS[5], ARGV[1], ARGV[5])
+  redis.call('PUBLISH', ARGV[8], ARGV[9])
 end
 return 1
 `)
@@ -124,7 +158,7 @@ return 1
 // createLinkArgs are the KEYS and ARGV of redisCreateLink for the record
 // l as stored (times in ms, Rev 1).
 func (s *RedisStore) createLinkArgs(l *Link) (keys []string, args []any, err error) {
-	r, err := encodeLinkStatic(l)
+	fields, err := redisLinkHash(l)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,10 +168,6 @@ func (s *RedisStore) createLinkArgs(l *Link) (keys []string, args []any, err err
 			return nil, nil, err
 		}
 	}
-	var lastUsed string
-	if l.LastUsed != nil {
-		lastUsed = ms(*l.LastUsed)
-	}
 	flag := func(b bool) string {
 		if b {
 			return "1"
@@ -146,8 +176,8 @@ func (s *RedisStore) createLinkArgs(l *Link) (keys []string, args []any, err err
 	}
 	k := s.lk
 	keys = []string{k.record + l.ID, k.links, k.path, k.exp, k.moved, k.byKey + l.KeyID, k.byUser + l.User}
-	args = []any{r, ms(l.ExpiresAt), ms(l.lifetime()), ms(l.CreatedAt), redisLinkRef(l), linkPathEntry(l.Path, l.ID),
-		l.ID, strconv.FormatInt(l.Uses, 10), lastUsed, flag(l.KeyID != ""), flag(l.User != ""), s.channel, string(msg)}
+	args = append([]any{ms(l.lifetime()), ms(l.CreatedAt), redisLinkRef(l), linkPathEntry(l.Path, l.ID),
+		l.ID, flag(l.KeyID != ""), flag(l.User != ""), s.channel, string(msg)}, fields...)
 	return keys, args, nil
 }
 
@@ -262,22 +292,16 @@ func (s *RedisStore) ListLinks(ctx context.Context, f LinkFilter, cursor string,
 		}
 		return false, nil
 	}
-	// The index entries the page needs: all of them when nothing but the
-	// index filters, a few more for the ones that expired; more when
-	// another part of the filter is tested on the records.
+	// The index entries the page needs, and a few more for the ones that
+	// expired: walkIndex reads more each time if a part of the filter that
+	// the index does not cover leaves the page short.
 	batch := limit + 1 + 16
 	idx := s.lk.links
 	switch {
 	case f.KeyID != "":
 		idx = s.lk.byKey + f.KeyID
-		if f.User != "" || f.PathPrefix != "" {
-			batch = min(max(256, 2*(limit+1)), 1000)
-		}
 	case f.User != "":
 		idx = s.lk.byUser + f.User
-		if f.PathPrefix != "" {
-			batch = min(max(256, 2*(limit+1)), 1000)
-		}
 	default:
 		if exact, below, ok := pathRanges(f.PathPrefix); ok {
 			cands, few, err := s.pathCandidates(ctx, exact, below)
@@ -304,7 +328,7 @@ func (s *RedisStore) ListLinks(ctx context.Context, f LinkFilter, cursor string,
 				}
 				return pageOf(out, limit)
 			}
-			batch = 1000 // a dense prefix: walk the whole listing
+			// A dense prefix: walk the whole listing.
 		}
 	}
 	if err := s.walkIndex(ctx, idx, from, hasFrom, batch, take); err != nil {
@@ -314,10 +338,11 @@ func (s *RedisStore) ListLinks(ctx context.Context, f LinkFilter, cursor string,
 }
 
 // walkIndex calls fn with the ids of a CreatedAt-scored index, newest
-// first, batch at a time, from the position after from (or the newest
-// when hasFrom is false), until fn reports true or the index ends. Each
-// batch is read from the last position seen, so entries added or removed
-// meanwhile never shift it.
+// first, in batches (the first of batch entries, each next one twice as
+// large, up to redisWalkBatchMax), from the position after from (or the
+// newest when hasFrom is false), until fn reports true or the index ends.
+// Each batch is read from the last position seen, so entries added or
+// removed meanwhile never shift it.
 func (s *RedisStore) walkIndex(ctx context.Context, idx string, from linkPos, hasFrom bool, batch int, fn func([]string) (bool, error)) error {
 	top, anchor := "+inf", ""
 	var topMs int64
@@ -357,8 +382,12 @@ func (s *RedisStore) walkIndex(ctx context.Context, idx string, from linkPos, ha
 		}
 		topMs = int64(last.Score)
 		top, anchor, skip = strconv.FormatInt(topMs, 10), last.Member.(string), 0
+		batch = min(2*batch, redisWalkBatchMax)
 	}
 }
+
+// redisWalkBatchMax bounds the index entries walkIndex reads at once.
+const redisWalkBatchMax = 1000
 
 // pathCandidates returns the positions of the records in the ranges of
 // {ns}:links:path, newest first, if there are at most linkPathScanMax of
@@ -417,66 +446,50 @@ func (s *RedisStore) pathCandidates(ctx context.Context, ranges ...[2]string) (c
 	return cands, true, nil
 }
 
-// SetLinkExpiry: KEYS record, expiry, moved; ARGV id, e, now, channel,
-// ref, signed expiry. Moves the expiry of a record live at now, its TTL
-// and index entries to the new lifetime, increments its rev and publishes
-// link_expiry. Returns nil if there is no live record, or {rev, uses,
-// last used}.
+// SetLinkExpiry: KEYS record, expiry, moved; ARGV id, e, now, channel.
+// Moves the expiry of a record live at now, its TTL and its index entries
+// to the new lifetime, increments its rev and publishes link_expiry.
+// Returns nil if there is no live record, else the values of
+// redisLinkFields after the move.
 var redisSetLinkExpiry = redis.NewScript(`
-local e = redis.call('HGET', KEYS[1], 'e')
-if not e or tonumber(e) <= tonumber(ARGV[3]) then return false end
+local f = redis.call('HMGET', KEYS[1], 'e', 's', 'k', 'w', 'p')
+if not f[1] or tonumber(f[1]) <= tonumber(ARGV[3]) then return false end
 local life = ARGV[2]
-if tonumber(ARGV[6]) > tonumber(ARGV[2]) then life = ARGV[6] end
+if tonumber(f[2]) > tonumber(ARGV[2]) then life = f[2] end
 redis.call('HSET', KEYS[1], 'e', ARGV[2])
 local rev = redis.call('HINCRBY', KEYS[1], 'v', 1)
-local out = {rev, redis.call('HGET', KEYS[1], 'u'), redis.call('HGET', KEYS[1], 't')}
+local out = redis.call('HMGET', KEYS[1], 'p', 'f', 'k', 'w', 'a', 's', 'o', 'e', 'v', 'n', 't')
 redis.call('PEXPIREAT', KEYS[1], life)
-redis.call('ZADD', KEYS[2], life, ARGV[5])
-if ARGV[2] ~= ARGV[6] then
+redis.call('ZADD', KEYS[2], life, ARGV[1] .. '\n' .. (f[3] or '') .. '\n' .. (f[4] or '') .. '\n' .. f[5])
+if ARGV[2] ~= f[2] then
   redis.call('ZADD', KEYS[3], life, ARGV[1])
 else
   redis.call('ZREM', KEYS[3], ARGV[1])
 end
 redis.call('PUBLISH', ARGV[4], cjson.encode({kind = 'link_expiry',
-  link = {id = ARGV[1], expires_ms = ARGV[2], signed_ms = ARGV[6], rev = tostring(rev)}}))
+  link = {id = ARGV[1], expires_ms = ARGV[2], signed_ms = f[2], rev = tostring(rev)}}))
 return out
 `)
 
-// SetLinkExpiry implements Store. It reads the record first for what
-// never changes in it (its index entries, its signed expiry), then runs
-// the script, which checks that the record is still live.
+// SetLinkExpiry implements Store.
 func (s *RedisStore) SetLinkExpiry(ctx context.Context, id string, exp, now time.Time) (*Link, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	l, err := s.readLink(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if l == nil || l.Expired(now) {
-		return nil, ErrNotFound
-	}
-	l.ExpiresAt = truncMs(exp)
 	v, err := redisSetLinkExpiry.Run(ctx, s.client, []string{s.lk.record + id, s.lk.exp, s.lk.moved},
-		id, ms(l.ExpiresAt), ms(now), s.channel, redisLinkRef(l), ms(l.SignedExpiresAt)).Slice()
+		id, ms(exp), ms(now), s.channel).Slice()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, s.unavailable(err)
 	}
-	if len(v) != 3 {
-		return nil, s.unavailable(fmt.Errorf("unexpected reply %v", v))
+	l, err := linkFromHash(id, v)
+	if err == nil && l == nil {
+		err = fmt.Errorf("link %s: the record vanished", id)
 	}
-	rev, _ := v[0].(int64)
-	l.Rev = uint64(rev)
-	l.Uses, l.LastUsed = 0, nil
-	if n, err := strconv.ParseInt(optString(v[1]), 10, 64); err == nil {
-		l.Uses = max(n, 0)
-	}
-	if t, err := strconv.ParseInt(optString(v[2]), 10, 64); err == nil && t != 0 {
-		lu := time.UnixMilli(t).UTC()
-		l.LastUsed = &lu
+	if err != nil {
+		return nil, s.unavailable(err)
 	}
 	return l, nil
 }
@@ -515,8 +528,8 @@ for i, key in ipairs(KEYS) do
   local e = redis.call('HGET', key, 'e')
   if e and tonumber(e) > now then
     local n, t = ARGV[2 * i], ARGV[2 * i + 1]
-    if n ~= '0' and redis.call('HINCRBY', key, 'u', n) < 0 then
-      redis.call('HSET', key, 'u', '0')
+    if n ~= '0' and redis.call('HINCRBY', key, 'n', n) < 0 then
+      redis.call('HSET', key, 'n', '0')
     end
     if t ~= '' and tonumber(t) > tonumber(redis.call('HGET', key, 't') or '0') then
       redis.call('HSET', key, 't', t)
@@ -538,13 +551,7 @@ func (s *RedisStore) TouchLinks(ctx context.Context, uses map[string]LinkUse) er
 	if len(uses) == 0 {
 		return nil
 	}
-	ids := slices.Collect(func(yield func(string) bool) {
-		for id := range uses {
-			if !yield(id) {
-				return
-			}
-		}
-	})
+	ids := slices.Collect(maps.Keys(uses))
 	now := ms(time.Now())
 	for chunk := range slices.Chunk(ids, redisTouchBatch) {
 		keys := make([]string, len(chunk))
@@ -572,7 +579,7 @@ func (s *RedisStore) TouchLinks(ctx context.Context, uses map[string]LinkUse) er
 var redisUseLink = redis.NewScript(`
 local e = redis.call('HGET', KEYS[1], 'e')
 if not e or tonumber(e) <= tonumber(ARGV[1]) then return false end
-local uses = tonumber(redis.call('HGET', KEYS[1], 'u') or '0')
+local uses = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
 if ARGV[4] == '1' then
   local last = redis.call('HGET', KEYS[1], ARGV[3])
   if last and tonumber(ARGV[1]) - tonumber(last) <= tonumber(ARGV[5]) then
@@ -583,7 +590,7 @@ if ARGV[4] == '1' then
 end
 local max = tonumber(ARGV[2])
 if max > 0 and uses >= max then return {0, uses} end
-uses = redis.call('HINCRBY', KEYS[1], 'u', 1)
+uses = redis.call('HINCRBY', KEYS[1], 'n', 1)
 local t = redis.call('HGET', KEYS[1], 't')
 if not t or tonumber(ARGV[1]) > tonumber(t) then
   redis.call('HSET', KEYS[1], 't', ARGV[1])
@@ -619,8 +626,8 @@ func (s *RedisStore) UseLink(ctx context.Context, id string, max int64, client s
 // ReleaseUse: KEYS record. Returns -1 if there is no record.
 var redisReleaseUse = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if tonumber(redis.call('HGET', KEYS[1], 'u') or '0') > 0 then
-  redis.call('HINCRBY', KEYS[1], 'u', -1)
+if tonumber(redis.call('HGET', KEYS[1], 'n') or '0') > 0 then
+  redis.call('HINCRBY', KEYS[1], 'n', -1)
 end
 return 0
 `)
@@ -640,7 +647,7 @@ func (s *RedisStore) ReleaseUse(ctx context.Context, id string, _ string) error 
 	return nil
 }
 
-// linkPurge: KEYS expiry, links, path, moved; ARGV batch size, key
+// purgeLinks: KEYS expiry, links, path, moved; ARGV batch size, key
 // prefix ("{ns}:"). Removes the index entries (and what is left of the
 // record) of up to batch records whose lifetime ended by Redis's clock.
 // Returns how many.

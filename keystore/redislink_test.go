@@ -3,6 +3,7 @@ package keystore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -39,14 +40,23 @@ func TestRedisLinkLayout(t *testing.T) {
 	if !slices.Equal(keys, want) {
 		t.Errorf("keys =\n %q\nwant\n %q", keys, want)
 	}
-	// A record is a small hash whose TTL is its lifetime.
+	// A record is a small hash, a field a value, whose TTL is its
+	// lifetime.
 	fields := rc.HGetAll(ctx, "{signet}:link:"+l.ID).Val()
-	if len(fields) != 3 || fields["e"] != ms(l.ExpiresAt) || fields["v"] != "1" || !strings.HasPrefix(fields["r"], `{"p":"/alice/a.txt"`) {
-		t.Errorf("record fields = %q", fields)
+	if want := map[string]string{"p": "/alice/a.txt", "k": key, "w": "alice", "a": ms(now), "s": ms(l.SignedExpiresAt),
+		"e": ms(l.ExpiresAt), "v": "1"}; !maps.Equal(fields, want) {
+		t.Errorf("record fields = %q, want %q", fields, want)
 	}
-	if strings.Contains(fields["r"], l.ID) || strings.Contains(fields["r"], `"e"`) {
-		t.Errorf("the static part %s holds the id or the expiry", fields["r"])
+	if enc := rc.ObjectEncoding(ctx, "{signet}:link:"+l.ID).Val(); enc != "listpack" {
+		t.Errorf("a record is encoded as a %s, want a listpack", enc)
 	}
+	policy := confNewLink(t, "/alice/b.txt", now, now.Add(time.Hour))
+	policy.Policy = LinkPolicy{DownloadName: "b.txt", MaxUses: 2}
+	confCreateLink(t, s, policy)
+	if o := rc.HGet(ctx, "{signet}:link:"+policy.ID, "o").Val(); o != `{"download_name":"b.txt","max_uses":2}` {
+		t.Errorf("policy field = %s", o)
+	}
+	keys = append(keys, "{signet}:link:"+policy.ID)
 	for _, tt := range []struct {
 		l    *Link
 		life time.Time
@@ -66,7 +76,7 @@ func TestRedisLinkLayout(t *testing.T) {
 		!slices.Contains(m, folder.ID+"\n\n\n/pub/") {
 		t.Errorf("expiry index = %q", m)
 	}
-	if m := rc.ZRange(ctx, "{signet}:links:path", 0, -1).Val(); !slices.Equal(m, []string{"/alice/a.txt\x00" + l.ID, "/pub/\x00" + folder.ID}) {
+	if m := rc.ZRange(ctx, "{signet}:links:path", 0, -1).Val(); !slices.Equal(m, []string{"/alice/a.txt\x00" + l.ID, "/alice/b.txt\x00" + policy.ID, "/pub/\x00" + folder.ID}) {
 		t.Errorf("path index = %q", m)
 	}
 	if m := rc.ZRange(ctx, "{signet}:links:moved", 0, -1).Val(); !slices.Equal(m, []string{folder.ID}) {
@@ -77,7 +87,7 @@ func TestRedisLinkLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	fields = rc.HGetAll(ctx, "{signet}:link:"+l.ID).Val()
-	if fields["u"] != "1" || fields["t"] != ms(now) || fields["c:192.0.2.1"] != ms(now) {
+	if fields["n"] != "1" || fields["t"] != ms(now) || fields["c:192.0.2.1"] != ms(now) {
 		t.Errorf("record fields after a use = %q", fields)
 	}
 	// Moving the expiry moves the TTL.
