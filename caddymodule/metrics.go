@@ -313,3 +313,54 @@ var (
 	_ keystore.Store       = meteredStore{}
 	_ prometheus.Collector = (*storeCollector)(nil)
 )
+
+// The ledger's operations (metered like the others; ListLinkExpiries runs
+// at each resync).
+
+func (m meteredStore) CreateLink(ctx context.Context, l *keystore.Link) error {
+	err := m.Store.CreateLink(ctx, l)
+	m.count("create_link", err)
+	return err
+}
+
+func (m meteredStore) GetLink(ctx context.Context, id string, now time.Time) (*keystore.Link, error) {
+	l, err := m.Store.GetLink(ctx, id, now)
+	m.count("get_link", err)
+	return l, err
+}
+
+func (m meteredStore) ListLinks(ctx context.Context, f keystore.LinkFilter, cursor string, limit int, now time.Time) ([]*keystore.Link, string, error) {
+	ls, next, err := m.Store.ListLinks(ctx, f, cursor, limit, now)
+	m.count("list_links", err)
+	return ls, next, err
+}
+
+func (m meteredStore) SetLinkExpiry(ctx context.Context, id string, exp, now time.Time) (*keystore.Link, error) {
+	l, err := m.Store.SetLinkExpiry(ctx, id, exp, now)
+	m.count("set_link_expiry", err)
+	return l, err
+}
+
+func (m meteredStore) ListLinkExpiries(ctx context.Context, now time.Time) ([]keystore.LinkExpiry, error) {
+	es, err := m.Store.ListLinkExpiries(ctx, now)
+	m.count("list_link_expiries", err)
+	return es, err
+}
+
+func (m meteredStore) TouchLinks(ctx context.Context, uses map[string]keystore.LinkUse) error {
+	err := m.Store.TouchLinks(ctx, uses)
+	m.count("touch_links", err)
+	return err
+}
+
+func (m meteredStore) UseLink(ctx context.Context, id string, max int64, client string, resume bool, grace time.Duration, now time.Time) (bool, int64, error) {
+	ok, uses, err := m.Store.UseLink(ctx, id, max, client, resume, grace, now)
+	m.count("use_link", err)
+	return ok, uses, err
+}
+
+func (m meteredStore) ReleaseUse(ctx context.Context, id, client string) error {
+	err := m.Store.ReleaseUse(ctx, id, client)
+	m.count("release_use", err)
+	return err
+}

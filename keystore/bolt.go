@@ -50,6 +50,9 @@ func OpenBolt(path string, timeout time.Duration) (*BoltStore, error) {
 		}
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
+	// Ledger writes (CreateLink, UseLink) are batched: a lone write waits at
+	// most this long for company before its transaction commits.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range append([][]byte{bucketKeys, bucketDigests, bucketSecrets, bucketRevs, bucketUsers}, linkBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

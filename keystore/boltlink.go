@@ -139,7 +139,10 @@ func (s *BoltStore) CreateLink(_ context.Context, l *Link) error {
 	}
 	stored := storedLink(l)
 	stored.Rev = 1
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	// Batch: concurrent signings share one transaction and one fsync (the
+	// function may run again if another one in its batch fails; it is
+	// idempotent).
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketLinks).Get([]byte(l.ID)) != nil {
 			return ErrExists
 		}
@@ -403,7 +406,8 @@ func (s *BoltStore) TouchLinks(_ context.Context, uses map[string]LinkUse) error
 
 // UseLink implements Store: one write transaction.
 func (s *BoltStore) UseLink(_ context.Context, id string, max int64, client string, resume bool, grace time.Duration, now time.Time) (ok bool, uses int64, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	// Batch, as CreateLink; the function sets its results afresh each run.
+	err = s.db.Batch(func(tx *bolt.Tx) error {
 		ok, uses = false, 0
 		l, err := liveLinkInTx(tx, id, now)
 		if err != nil {
