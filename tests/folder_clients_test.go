@@ -48,15 +48,10 @@ const folderGlobal = `{
 // plainSite is the second, unguarded site some tests compare against.
 const plainSite = "http://localhost:9081"
 
-// folderLink is the signing endpoint's answer for a folder link.
+// folderLink is the signing endpoint's answer for a folder link, and its token.
 type folderLink struct {
-	URL       string    `json:"url"`
-	PathURL   string    `json:"path_url"`
-	Path      string    `json:"path"`
-	Folder    bool      `json:"folder"`
-	ExpiresAt time.Time `json:"expires_at"`
-	ID        string    `json:"id"`
-	token     string
+	signed
+	token string
 }
 
 // signFolder issues a folder link for folder (e.g. "/movie", no trailing
