@@ -78,6 +78,9 @@ func toAPIError(err error, notFound string) *apiError {
 		return &apiError{status: http.StatusNotFound, code: codeNotFound, msg: notFound, reason: "not_found"}
 	case errors.Is(err, keystore.ErrExists):
 		return &apiError{status: http.StatusConflict, code: codeConflict, msg: "it exists already (was the request retried?)", reason: "conflict"}
+	case errors.Is(err, keystore.ErrInvalid):
+		// The store refused a record or a query the rules let through.
+		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: err.Error(), reason: "bad_request"}
 	case errors.Is(err, keystore.ErrUnavailable), errors.Is(err, keystore.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 		return errStoreUnavailable
 	}
