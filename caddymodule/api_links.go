@@ -45,16 +45,32 @@ type linkView struct {
 func (c apiCall) viewOfLink(l *keystore.Link, now time.Time) linkView {
 	v := linkView{ID: l.ID, Path: l.Path, Folder: l.Folder, KeyID: l.KeyID, User: l.User, CreatedAt: l.CreatedAt,
 		ExpiresAt: l.ExpiresAt, Policy: l.Policy, Uses: l.Uses, LastUsed: l.LastUsed}
-	id, err := verifier.ParseURLID(l.ID)
-	if err == nil {
-		cl := verifier.Claims{ID: id, KeyID: l.KeyID, IssuedAt: l.CreatedAt.Unix(), ExpiresAt: l.ExpiresAt.Unix()}
-		if l.Folder {
-			cl.Prefix = l.Path
-		}
-		v.Revoked = c.cache().Revoked(&cl, l.Path, now) != ""
-	}
+	v.Revoked = c.linkRevoked(l, now)
+	// In force as the request path decides: not revoked, the issuing key
+	// still vouching for all it grants, not expired, uses left.
 	v.Active = !v.Revoked && now.Before(l.ExpiresAt) && (l.Policy.MaxUses == 0 || l.Uses < l.Policy.MaxUses)
+	if v.Active && l.KeyID != "" {
+		var k *keystore.Key
+		var acc rules.Access
+		if e := c.cache().ByID(l.KeyID); e != nil {
+			k, acc = e.Key, derivedOf(e).access
+		}
+		v.Active = rules.Vouches(k, acc, l.Path, now) == ""
+	}
 	return v
+}
+
+// linkRevoked reports whether a revocation (by id, key or prefix) covers l.
+func (c apiCall) linkRevoked(l *keystore.Link, now time.Time) bool {
+	id, err := verifier.ParseURLID(l.ID)
+	if err != nil {
+		return false
+	}
+	cl := verifier.Claims{ID: id, KeyID: l.KeyID, IssuedAt: l.CreatedAt.Unix(), ExpiresAt: l.ExpiresAt.Unix()}
+	if l.Folder {
+		cl.Prefix = l.Path
+	}
+	return c.cache().Revoked(&cl, l.Path, now) != ""
 }
 
 // linksAPI is the links API as a resource: no create (links are made by
@@ -216,6 +232,9 @@ func (c apiCall) bulkRevoke() error {
 			return err
 		}
 		for _, l := range links {
+			if c.linkRevoked(l, now) {
+				continue // counted once, when it was revoked
+			}
 			if _, err := c.app.revoke(ctx, c.st, linkRevocation(l, now), c.api, c.actor); err != nil {
 				return err
 			}

@@ -423,7 +423,7 @@ func (s *BoltStore) UseLink(_ context.Context, id string, max int64, client stri
 				return nil
 			}
 			ok = true
-			return clients.Put(ck, encodeMs(now))
+			return nil
 		}
 		if max > 0 && l.Uses >= max {
 			return nil
@@ -449,11 +449,18 @@ func (s *BoltStore) UseLink(_ context.Context, id string, max int64, client stri
 }
 
 // ReleaseUse implements Store.
-func (s *BoltStore) ReleaseUse(_ context.Context, id string, _ string) error {
+func (s *BoltStore) ReleaseUse(_ context.Context, id string, client string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		l, err := linkInTx(tx, id)
-		if err != nil || l.Uses == 0 {
+		if err != nil {
 			return err
+		}
+		// The client made no download: it has nothing to resume.
+		if err := tx.Bucket(bucketLinkClients).Delete(boltClientKey(id, client)); err != nil {
+			return err
+		}
+		if l.Uses == 0 {
+			return nil
 		}
 		l.Uses--
 		return putLinkInTx(tx, l)

@@ -764,21 +764,27 @@ func confLinks(t *testing.T, open func(t *testing.T) Store) {
 			ok     bool
 			uses   int64
 		}{
-			{"198.51.100.7", false, at(time.Second), false, 3},            // used up
-			{"198.51.100.7", true, at(30 * time.Second), true, 3},         // resuming within grace
-			{"198.51.100.7", true, at(80 * time.Second), true, 3},         // within grace of the resumed use
-			{"198.51.100.7", true, at(80*time.Second + grace), true, 3},   // exactly grace
-			{"198.51.100.7", true, at(141*time.Second + grace), false, 3}, // after grace
-			{"203.0.113.9", true, at(time.Second), false, 3},              // never counted
+			{"198.51.100.7", false, at(time.Second), false, 3},        // used up
+			{"198.51.100.7", true, at(30 * time.Second), true, 3},     // resuming within grace
+			{"198.51.100.7", true, at(grace), true, 3},                // exactly grace after the counted use
+			{"198.51.100.7", true, at(grace + time.Second), false, 3}, // after grace: resuming did not move it
+			{"203.0.113.9", true, at(time.Second), false, 3},          // never counted
 		} {
 			ok, uses, err := s.UseLink(ctx, l.ID, 3, st.client, st.resume, grace, st.at)
 			if err != nil || ok != st.ok || uses != st.uses {
 				t.Errorf("UseLink #%d (%s resume %v at +%v) = %v, %d, %v; want %v, %d", i, st.client, st.resume, st.at.Sub(now), ok, uses, err, st.ok, st.uses)
 			}
 		}
-		// A response that was no download gives its use back.
+		// A response that was no download gives its use back, and its
+		// client's right to resume with it.
+		if ok, _, err := s.UseLink(ctx, l.ID, 3, "198.51.100.7", true, grace, at(time.Second)); err != nil || !ok {
+			t.Fatalf("resume before the release = %v, %v", ok, err)
+		}
 		if err := s.ReleaseUse(ctx, l.ID, "198.51.100.7"); err != nil {
 			t.Fatal(err)
+		}
+		if ok, _, err := s.UseLink(ctx, l.ID, 3, "198.51.100.7", true, grace, at(2*time.Second)); err != nil || ok {
+			t.Errorf("resume after the release = %v, %v; want false", ok, err)
 		}
 		if ok, uses, err := s.UseLink(ctx, l.ID, 3, "203.0.113.9", false, grace, at(time.Hour-time.Second)); err != nil || !ok || uses != 3 {
 			t.Errorf("UseLink after ReleaseUse = %v, %d, %v; want true, 3", ok, uses, err)

@@ -583,7 +583,6 @@ local uses = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
 if ARGV[4] == '1' then
   local last = redis.call('HGET', KEYS[1], ARGV[3])
   if last and tonumber(ARGV[1]) - tonumber(last) <= tonumber(ARGV[5]) then
-    redis.call('HSET', KEYS[1], ARGV[3], ARGV[1])
     return {1, uses}
   end
   return {0, uses}
@@ -623,21 +622,23 @@ func (s *RedisStore) UseLink(ctx context.Context, id string, max int64, client s
 	return v[0] == 1, v[1], nil
 }
 
-// ReleaseUse: KEYS record. Returns -1 if there is no record.
+// ReleaseUse: KEYS record; ARGV client field. Returns -1 if there is no
+// record.
 var redisReleaseUse = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if tonumber(redis.call('HGET', KEYS[1], 'n') or '0') > 0 then
   redis.call('HINCRBY', KEYS[1], 'n', -1)
 end
+redis.call('HDEL', KEYS[1], ARGV[1])
 return 0
 `)
 
 // ReleaseUse implements Store.
-func (s *RedisStore) ReleaseUse(ctx context.Context, id string, _ string) error {
+func (s *RedisStore) ReleaseUse(ctx context.Context, id string, client string) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
-	n, err := redisReleaseUse.Run(ctx, s.client, []string{s.lk.record + id}).Int()
+	n, err := redisReleaseUse.Run(ctx, s.client, []string{s.lk.record + id}, "c:"+client).Int()
 	switch {
 	case err != nil:
 		return s.unavailable(err)

@@ -118,15 +118,15 @@ type Store interface {
 	// max: Uses is incremented, LastUsed set to now, and client recorded
 	// as having a counted use at now. A resumed download (resume true, a
 	// Range request continuing one) is allowed iff client had a counted
-	// or resumed use at most grace before now, whose time then becomes
-	// now; Uses is unchanged. uses is the record's Uses after the call.
+	// use at most grace before now (resuming does not move that time, so
+	// the grace runs out); Uses is unchanged. uses is the record's Uses after the call.
 	// The client records go with the record. It fails with ErrNotFound if
 	// the record is gone or expired at now.
 	UseLink(ctx context.Context, id string, max int64, client string, resume bool, grace time.Duration, now time.Time) (ok bool, uses int64, err error)
 	// ReleaseUse gives back one use of the link id (Uses decremented,
 	// never below 0), when what UseLink counted turned out not to be a
-	// download. It leaves the client records alone. It fails with
-	// ErrNotFound if the record is gone.
+	// download; client's counted use is forgotten with it, so it gives
+	// no right to resume. It fails with ErrNotFound if the record is gone.
 	ReleaseUse(ctx context.Context, id string, client string) error
 
 	// Ping reports whether the backend answers (nil) or not.
