@@ -56,6 +56,12 @@ func (h *Handler) servePathForm(w http.ResponseWriter, r *http.Request, dc decis
 	}
 	r.URL.Path, r.URL.RawPath = rest, restRaw
 	r.RequestURI = r.URL.RequestURI()
+	if verifier.CheckPath(rest, restRaw) != nil {
+		return h.deny(w, r, dc, http.StatusBadRequest, codeBadRequest, "ambiguous request path", "ambiguous_path")
+	}
+	if len(r.Header["Authorization"]) > 1 {
+		return h.deny(w, r, dc, http.StatusBadRequest, codeBadRequest, "more than one Authorization header", "malformed")
+	}
 	st, err := h.app.state()
 	if err != nil || h.app.Stale(st, now) {
 		return h.fail(w, r, dc, storeUnavailable())

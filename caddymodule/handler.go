@@ -203,14 +203,16 @@ func (h *Handler) Validate() error { return h.check() }
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := time.Now()
 	dc := h.newDecision(r, now)
+	if h.pathForm.Is(r.URL.Path) {
+		// Rows 1 and 2 are checked there, on the path after the token
+		// (the namespace is clean, and Cut takes only a base64url token).
+		return h.servePathForm(w, r, dc, next, now)
+	}
 	if verifier.CheckPath(r.URL.Path, r.URL.RawPath) != nil {
 		return h.deny(w, r, dc, http.StatusBadRequest, codeBadRequest, "ambiguous request path", "ambiguous_path")
 	}
 	if len(r.Header["Authorization"]) > 1 {
 		return h.deny(w, r, dc, http.StatusBadRequest, codeBadRequest, "more than one Authorization header", "malformed")
-	}
-	if h.pathForm.Is(r.URL.Path) {
-		return h.servePathForm(w, r, dc, next, now)
 	}
 	if r.URL.Path == h.API || strings.HasPrefix(r.URL.Path, h.API) && r.URL.Path[len(h.API)] == '/' {
 		return h.serveAPI(w, r, dc, next)

@@ -159,3 +159,13 @@ func BenchmarkFolderCookie(b *testing.B) {
 		return err
 	})
 }
+
+// BenchmarkBareNextCookie is the baseline for BenchmarkFolderCookie: the
+// same request (its Cookie header copied as the harness does) straight to
+// the next handler.
+func BenchmarkBareNextCookie(b *testing.B) {
+	s, tok := benchFolder(b)
+	_ = s
+	hdr := http.Header{"Cookie": {"theme=dark; " + folderCookieName("/reports/") + "=" + tok}}
+	benchRequestHeader(b, benchURL, hdr, bareNext.ServeHTTP)
+}

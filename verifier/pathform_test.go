@@ -76,7 +76,7 @@ func TestPathFormCut(t *testing.T) {
 		{"/_signet/v1/t/" + tok + "/a%2Fb", tok, "/a/b", "/a%2Fb", nil},
 		{"/_signet/v1/t/" + tok, "", "", "", ErrMalformedToken},
 		{"/_signet/v1/t//movie/", "", "", "", ErrMalformedToken},
-		{"/_signet/v1/t/ab=c/movie/", "", "", "", ErrMalformedToken},
+		{"/_signet/v1/t/ab=c/movie/", "ab=c", "/movie/", "", nil}, // VerifyToken refuses it
 		{"/_signet/v1/t/a%41/movie/", "", "", "", ErrMalformedToken},
 		{"/_signet/v1/t/a%2Fb/movie/", "", "", "", ErrMalformedToken},
 		{"/_signet/v1/t/" + strings.Repeat("A", MaxTokenLen+1) + "/x", "", "", "", ErrMalformedToken},
@@ -133,7 +133,7 @@ func FuzzPathFormCut(f *testing.F) {
 			}
 			return
 		}
-		if tok == "" || len(tok) > MaxTokenLen || strings.Trim(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+		if tok == "" || len(tok) > MaxTokenLen || strings.Contains(tok, "/") {
 			t.Fatalf("token %q", tok)
 		}
 		if rest == "" || rest[0] != '/' || "/_signet/v1/t/"+tok+rest != u.Path {
