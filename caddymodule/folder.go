@@ -73,6 +73,9 @@ func (h *Handler) servePathForm(w http.ResponseWriter, r *http.Request, dc decis
 	c, err := st.verifier.VerifyToken(tok, verifier.Target{
 		Host: r.Host, Method: r.Method, Path: rest, RawPath: restRaw, RawQuery: r.URL.RawQuery,
 	}, now)
+	if errors.Is(err, verifier.ErrMalformedToken) {
+		return h.deny(w, r, dc, http.StatusForbidden, "malformed_signature", "the path_url's token is malformed", "malformed_signature")
+	}
 	return h.serveSigned(w, r, dc, st, next, c, err, now, formPath)
 }
 

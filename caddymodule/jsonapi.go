@@ -180,7 +180,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64, exam
 		var timeErr *time.ParseError
 		switch {
 		case errors.As(err, &typeErr) && typeErr.Field != "":
-			return rules.BadField(typeErr.Field, "must be a %s", jsonKind(typeErr.Type.Kind().String()))
+			return rules.BadField(jsonFieldPath(typeErr.Field), "must be a %s", jsonKind(typeErr.Type.Kind().String()))
 		case errors.As(err, &timeErr):
 			return rules.BadField("expires_at", "must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -309,4 +309,21 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	}
 	fieldCache.Store(t, m)
 	return m
+}
+
+// jsonFieldPath is the field path encoding/json reports, without the Go
+// names of embedded structs (PolicyRequest.download_name is download_name):
+// every JSON name in the APIs starts with a lower-case letter.
+func jsonFieldPath(f string) string {
+	parts := strings.Split(f, ".")
+	kept := parts[:0]
+	for _, p := range parts {
+		if p != "" && !('A' <= p[0] && p[0] <= 'Z') {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == 0 {
+		return f
+	}
+	return strings.Join(kept, ".")
 }

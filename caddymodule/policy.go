@@ -180,13 +180,16 @@ func (h *Handler) serveCounted(pw *policyWriter, r *http.Request, dc decision, n
 		return h.serveClean(pw, r, dc, next, c, d, form, now)
 	}
 	resume := resumesDownload(r.Header["Range"])
-	ok, _, err := cache.UseLink(ctx, id, max, client, resume, maxUsesGrace, now)
+	ok, uses, err := cache.UseLink(ctx, id, max, client, resume, maxUsesGrace, now)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
 		return h.fail(pw, r, dc, errUncounted)
 	case err != nil:
 		h.logger.Warn("counting a use of a max_uses link failed", zap.String("url_id", id), zap.Error(err))
 		return h.fail(pw, r, dc, storeUnavailable())
+	case !ok && resume && uses < max:
+		return h.fail(pw, r, dc, &apiError{status: http.StatusForbidden, code: "max_uses_reached", reason: "max_uses",
+			msg: "no download of this link to resume from this address (within 1h of it): start from byte 0"})
 	case !ok && resume:
 		return h.fail(pw, r, dc, &apiError{status: http.StatusForbidden, code: "max_uses_reached", reason: "max_uses",
 			msg: "this link's downloads are used up; a download can be resumed only by the client that started it, within 1h"})
@@ -209,20 +212,24 @@ var errUncounted = &apiError{status: http.StatusForbidden, code: "max_uses_reach
 	msg: "this link's uses cannot be counted (it is not in the ledger)"}
 
 func usedUp(max int64) *apiError {
-	return &apiError{status: http.StatusForbidden, code: "max_uses_reached", reason: "max_uses",
-		msg: "this link has been used " + strconv.FormatInt(max, 10) + " times, all it allows"}
+	msg := "this link's " + strconv.FormatInt(max, 10) + " downloads are used up"
+	if max == 1 {
+		msg = "this link's one download is used up"
+	}
+	return &apiError{status: http.StatusForbidden, code: "max_uses_reached", reason: "max_uses", msg: msg}
 }
 
 // resumesDownload reports whether a Range header continues a download
-// rather than starting one: any range that does not start at byte 0.
+// rather than starting one: exactly one byte range, not starting at byte
+// 0. Several ranges count as a download (the origin may answer them with
+// the whole file).
 func resumesDownload(v []string) bool {
-	if len(v) == 0 {
+	if len(v) != 1 {
 		return false
 	}
 	spec, ok := strings.CutPrefix(strings.TrimSpace(v[0]), "bytes=")
-	if !ok {
-		return false // not a byte range: the origin ignores it and sends it all
+	if !ok || strings.Contains(spec, ",") {
+		return false // not one byte range: the origin may send it all
 	}
-	first, _, _ := strings.Cut(spec, ",")
-	return !strings.HasPrefix(strings.TrimSpace(first), "0-")
+	return !strings.HasPrefix(strings.TrimSpace(spec), "0-")
 }

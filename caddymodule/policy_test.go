@@ -70,3 +70,31 @@ func TestPolicyWriter(t *testing.T) {
 		t.Errorf("implicit 200: %q %d", rec.Header().Get("Content-Type"), w.status)
 	}
 }
+
+func TestResumesDownload(t *testing.T) {
+	for rng, want := range map[string]bool{
+		"": false, "bytes=0-": false, "bytes=0-1023": false, "bytes=5-": true, "bytes=-500": true,
+		"bytes=5-,0-": false, "bytes=5-9,20-29": false, "items=5-": false, " bytes=7-9 ": true,
+	} {
+		var v []string
+		if rng != "" {
+			v = []string{rng}
+		}
+		if got := resumesDownload(v); got != want {
+			t.Errorf("resumesDownload(%q) = %v, want %v", rng, got, want)
+		}
+	}
+	if resumesDownload([]string{"bytes=5-", "bytes=6-"}) {
+		t.Error("two Range headers resume")
+	}
+}
+
+func TestJSONFieldPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"PolicyRequest.download_name": "download_name", "expires_in": "expires_in", "access.scopes": "access.scopes", "Odd": "Odd",
+	} {
+		if got := jsonFieldPath(in); got != want {
+			t.Errorf("jsonFieldPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

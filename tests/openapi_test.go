@@ -483,7 +483,7 @@ var oaCases = map[string]oaCase{
 			}}
 	}},
 	"GET /_signet/v1/t/{token}/{path} 400": {req: func(e *oaEnv) oaRequest {
-		return oaRequest{params: map[string]string{"token": "not.a.token", "path": "reports/q1.txt"}}
+		return oaRequest{params: map[string]string{"token": strings.Repeat("A", 1025), "path": "reports/q1.txt"}} // longer than any token
 	}},
 	"GET /_signet/v1/t/{token}/{path} 403": {req: func(e *oaEnv) oaRequest {
 		// A file link's token does not work in the path.
