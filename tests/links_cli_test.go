@@ -55,7 +55,7 @@ func TestLinksCLI(t *testing.T) {
 	l := ls[0]
 	id1 := l.ID
 	if l.Path != "/reports/q1.txt" || l.KeyID != "" || l.Policy.DownloadName != "Q1 report.txt" || l.Policy.MaxUses != 2 ||
-		l.Uses != 1 || !l.Active || l.Revoked || l.ExpiresAt.Sub(time.Now()) < 59*time.Minute {
+		l.Uses != 1 || !l.Active || l.Revoked || time.Until(l.ExpiresAt) < 59*time.Minute {
 		t.Errorf("the CLI-signed link in the ledger: %+v", l)
 	}
 	// list: a table with it.

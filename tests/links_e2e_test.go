@@ -902,7 +902,7 @@ func TestLinksLedgerAPI(t *testing.T) {
 	expectStatus(t, "a3 after its expiry was moved to now", do(t, "GET", a3.URL, "", nil), 403, "expired")
 	expectStatus(t, "a3's record once expired", do(t, "GET", apiBase+"/links/"+a3.ID, siteA.Key, nil), 404, "not_found")
 	resp = patch(apiBase+"/links/"+l1.ID, aliceDocs.Key, map[string]any{"expires_in": 300})
-	if v := decodeAs[ledgerLink](t, "shorten l1", resp); resp.status != 200 || v.ExpiresAt.Sub(time.Now()) > 301*time.Second || v.ExpiresAt.Sub(time.Now()) < 290*time.Second {
+	if v := decodeAs[ledgerLink](t, "shorten l1", resp); resp.status != 200 || time.Until(v.ExpiresAt) > 301*time.Second || time.Until(v.ExpiresAt) < 290*time.Second {
 		t.Errorf("shorten l1 to 300s by alice's other key: %s", resp)
 	}
 	resp = patch(apiBase+"/links/"+l2.ID, aliceDocs.Key, map[string]any{"expires_in": 500})
@@ -912,10 +912,10 @@ func TestLinksLedgerAPI(t *testing.T) {
 	// PATCH: longer, within max_lifetime (2h), the issuing key's expiry and
 	// the caller's scope and permission.
 	resp = patch(apiBase+"/links/"+a1.ID, siteA.Key, map[string]any{"expires_in": 3600})
-	if v := decodeAs[ledgerLink](t, "extend a1", resp); resp.status != 200 || v.ExpiresAt.Sub(time.Now()) < 3590*time.Second || v.Uses != 2 {
+	if v := decodeAs[ledgerLink](t, "extend a1", resp); resp.status != 200 || time.Until(v.ExpiresAt) < 3590*time.Second || v.Uses != 2 {
 		t.Errorf("extend a1 by 1h: %s", resp)
 	}
-	if v := getLedger(t, adm+"/signet/links/"+a1.ID, ""); v.ExpiresAt.Sub(time.Now()) < 3590*time.Second {
+	if v := getLedger(t, adm+"/signet/links/"+a1.ID, ""); time.Until(v.ExpiresAt) < 3590*time.Second {
 		t.Errorf("a1 after the extension: %+v", v)
 	}
 	expectStatus(t, "a1 after the extension", do(t, "GET", a1.URL, "", nil), 200, "")
@@ -1053,7 +1053,7 @@ func TestLinkExtendAcrossInstances(t *testing.T) {
 	// Extended on B.
 	resp := do(t, "PATCH", "http://"+b.admin+"/signet/links/"+s.ID, "", map[string]any{"expires_in": 3600})
 	v := decodeAs[ledgerLink](t, "extend on B", resp)
-	if resp.status != 200 || v.ExpiresAt.Sub(time.Now()) < 3590*time.Second {
+	if resp.status != 200 || time.Until(v.ExpiresAt) < 3590*time.Second {
 		t.Fatalf("PATCH on B: %s", resp)
 	}
 	expectStatus(t, "extend the max_uses link on A", do(t, "PATCH", "http://"+a.admin+"/signet/links/"+counted.ID, "", map[string]any{"expires_in": 3600}), 200, "")
