@@ -91,7 +91,15 @@ func (in *instance) stop() {
 		in.t.Logf("caddy stop: %v %s", err, out)
 		_ = in.cmd.Process.Kill()
 	}
-	_ = in.cmd.Wait()
+	done := make(chan struct{})
+	go func() { _ = in.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		in.t.Logf("caddy on %s did not exit within 30s of caddy stop; killed it", in.admin)
+		_ = in.cmd.Process.Kill()
+		<-done
+	}
 }
 
 // cli runs `caddy signet …` against the instance.

@@ -209,15 +209,34 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 }
 
 // freePort returns a TCP port on loopback that was free a moment ago.
+//
+// It never returns the same port twice in one test run: Caddy listens with
+// SO_REUSEPORT, so two instances given the same port would both bind it
+// and share its connections (a `caddy stop` for one could stop the other).
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !portsGiven[port] {
+			portsGiven[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no fresh free port")
+	return 0
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 var (
 	buildOnce sync.Once
