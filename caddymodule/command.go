@@ -70,6 +70,7 @@ func buildSignetCommand(cmd *cobra.Command) {
 	cmd.PersistentFlags().Bool("json", false, "Print the API's JSON response")
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.RunE = cliRun(unknownCommand)
+	cmd.SetFlagErrorFunc(flagError)
 
 	keys := &cobra.Command{Use: "keys", Short: "Create, list, inspect, update and delete API keys",
 		Args: cobra.ArbitraryArgs, RunE: cliRun(unknownCommand)}

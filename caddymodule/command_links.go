@@ -12,6 +12,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/spf13/cobra"
+
+	"github.com/caddy-signet/signet/verifier"
 )
 
 // The links commands: the ledger through the admin API (/signet/links).
@@ -185,4 +187,19 @@ func policySummary(l linkView) string {
 		parts = append(parts, "from="+p.ClientCIDR)
 	}
 	return strings.Join(parts, " ")
+}
+
+// flagError explains the one flag error a careful user still meets: a link
+// id (22 characters of base64url) may start with "-", which reads as a
+// flag; it goes after "--".
+func flagError(_ *cobra.Command, err error) error {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, " in -"); i >= 0 {
+		if arg := msg[i+4:]; len(arg) == verifier.URLIDLen {
+			if _, perr := verifier.ParseURLID(arg); perr == nil {
+				return fmt.Errorf("%v: a link id that starts with \"-\" goes after \"--\", with the flags before it: caddy signet links get -- %s", err, arg)
+			}
+		}
+	}
+	return err
 }

@@ -104,7 +104,9 @@ func (in *instance) stop() {
 
 // cli runs `caddy signet …` against the instance.
 func (in *instance) cli(args ...string) (stdout, stderr string, err error) {
-	cmd := exec.Command(in.bin, append(append([]string{"signet"}, args...), "--address", in.admin)...)
+	// --address first, so that args may end with "--" and a link id that
+	// starts with "-".
+	cmd := exec.Command(in.bin, append([]string{"signet", "--address", in.admin}, args...)...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()

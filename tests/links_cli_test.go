@@ -27,7 +27,7 @@ func TestLinksCLI(t *testing.T) {
 	getJSON := func(id string) ledgerLink {
 		t.Helper()
 		var l ledgerLink
-		out := in.mustCLI("links", "get", id, "--json")
+		out := in.mustCLI("links", "get", "--json", "--", id)
 		if err := json.Unmarshal([]byte(out), &l); err != nil || l.ID != id {
 			t.Fatalf("links get %s --json: %v\n%s", id, err, out)
 		}
@@ -67,13 +67,13 @@ func TestLinksCLI(t *testing.T) {
 	if strings.Contains(out, tokenOf(t, url1)) {
 		t.Errorf("links list shows the link's token:\n%s", out)
 	}
-	if out := in.mustCLI("links", "get", id1); !row.MatchString(out) {
+	if out := in.mustCLI("links", "get", "--", id1); !row.MatchString(out) {
 		t.Errorf("links get %s:\n%s", id1, out)
 	}
 
 	// extend: the expiry moves, the URL stays the same.
 	before := getJSON(id1).ExpiresAt
-	out = in.mustCLI("links", "extend", id1, "--expires-in", "2h")
+	out = in.mustCLI("links", "extend", "--expires-in", "2h", "--", id1)
 	after := getJSON(id1).ExpiresAt
 	if d := time.Until(after); d < 2*time.Hour-10*time.Second || d > 2*time.Hour+time.Second || !after.After(before) {
 		t.Errorf("after extend --expires-in 2h: expires_at %s (was %s)", after, before)
@@ -83,7 +83,7 @@ func TestLinksCLI(t *testing.T) {
 	}
 	expectStatus(t, "HEAD after the extension", do(t, "HEAD", url1, "", nil), 200, "")
 	at := time.Now().Add(90 * time.Minute).UTC().Truncate(time.Second)
-	in.mustCLI("links", "extend", id1, "--expires-at", at.Format(time.RFC3339))
+	in.mustCLI("links", "extend", "--expires-at", at.Format(time.RFC3339), "--", id1)
 	if got := getJSON(id1).ExpiresAt; !got.Equal(at) {
 		t.Errorf("after extend --expires-at %s: %s", at, got)
 	}
@@ -114,7 +114,7 @@ func TestLinksCLI(t *testing.T) {
 	}
 
 	// revoke one.
-	if out := strings.TrimSpace(in.mustCLI("links", "revoke", id1)); out != "Revoked link "+id1+" (/reports/q1.txt)" {
+	if out := strings.TrimSpace(in.mustCLI("links", "revoke", "--", id1)); out != "Revoked link "+id1+" (/reports/q1.txt)" {
 		t.Errorf("links revoke %s printed %q", id1, out)
 	}
 	expectStatus(t, "revoked by the CLI", do(t, "GET", url1, "", nil), 403, "revoked")
@@ -133,7 +133,7 @@ func TestLinksCLI(t *testing.T) {
 	expectStatus(t, "not under the path", do(t, "GET", s3.URL, "", nil), 200, "")
 
 	// extend --expires-in 0s ends a link now.
-	in.mustCLI("links", "extend", s3.ID, "--expires-in", "0s")
+	in.mustCLI("links", "extend", "--expires-in", "0s", "--", s3.ID)
 	expectStatus(t, "ended by extend --expires-in 0s", do(t, "GET", s3.URL, "", nil), 403, "expired")
 
 	// Errors: one clear line on stderr, non-zero exit.
@@ -141,16 +141,17 @@ func TestLinksCLI(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"links", "extend", s2.ID, "--expires-in", "1h", "--expires-at", "2030-01-01T00:00:00Z"}, "give one of --expires-in and --expires-at"},
-		{[]string{"links", "extend", s2.ID}, "give one of --expires-in and --expires-at"},
-		{[]string{"links", "extend", s2.ID, "--expires-in", "soon"}, "--expires-in"},
-		{[]string{"links", "extend", s2.ID, "--expires-at", "tomorrow"}, "--expires-at"},
-		{[]string{"links", "extend", s2.ID, "--expires-in", "8d"}, "expires_in"},
+		{[]string{"links", "extend", "--expires-in", "1h", "--expires-at", "2030-01-01T00:00:00Z", "--", s2.ID}, "give one of --expires-in and --expires-at"},
+		{[]string{"links", "extend", "--", s2.ID}, "give one of --expires-in and --expires-at"},
+		{[]string{"links", "extend", "--expires-in", "soon", "--", s2.ID}, "--expires-in"},
+		{[]string{"links", "extend", "--expires-at", "tomorrow", "--", s2.ID}, "--expires-at"},
+		{[]string{"links", "extend", "--expires-in", "8d", "--", s2.ID}, "expires_in"},
 		{[]string{"links", "extend"}, "extend takes 1 argument(s), got 0"},
-		{[]string{"links", "get", randomLinkID()}, "no such link"},
+		{[]string{"links", "get", "--", randomLinkID()}, "no such link"},
+		{[]string{"links", "get", "-aTv6yajd6pZkfGNNqlADQ"}, `a link id that starts with "-" goes after "--"`},
 		{[]string{"links", "get"}, "get takes 1 argument(s), got 0"},
 		{[]string{"links", "revoke"}, "give one link id, or filters"},
-		{[]string{"links", "revoke", s2.ID, "--path", "/reports/"}, "give one link id, or filters"},
+		{[]string{"links", "revoke", "--path", "/reports/", "--", s2.ID}, "give one link id, or filters"},
 		{[]string{"links", "list", "--limit", "0"}, "limit"},
 		{[]string{"links", "list", "--path", "reports"}, "path"},
 		{[]string{"links", "frobnicate"}, `unknown command "frobnicate"`},
