@@ -180,13 +180,7 @@ func (s *BoltStore) GetLink(_ context.Context, id string, now time.Time) (*Link,
 
 // ListLinks implements Store.
 func (s *BoltStore) ListLinks(_ context.Context, f LinkFilter, cursor string, limit int, now time.Time) ([]*Link, string, error) {
-	if err := f.validate(); err != nil {
-		return nil, "", err
-	}
-	if err := checkListLimit(limit); err != nil {
-		return nil, "", err
-	}
-	from, hasFrom, err := parseCursor(cursor)
+	from, hasFrom, err := checkListArgs(f, cursor, limit)
 	if err != nil {
 		return nil, "", err
 	}

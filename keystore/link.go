@@ -331,3 +331,15 @@ func validURLID(s string) bool {
 	_, err := verifier.ParseURLID(s)
 	return err == nil
 }
+
+// checkListArgs checks the arguments of ListLinks (ErrInvalid) and returns
+// the cursor's position.
+func checkListArgs(f LinkFilter, cursor string, limit int) (linkPos, bool, error) {
+	if err := f.validate(); err != nil {
+		return linkPos{}, false, err
+	}
+	if err := checkListLimit(limit); err != nil {
+		return linkPos{}, false, err
+	}
+	return parseCursor(cursor)
+}

@@ -257,13 +257,7 @@ func (s *RedisStore) readLinks(ctx context.Context, ids []string) ([]*Link, erro
 
 // ListLinks implements Store.
 func (s *RedisStore) ListLinks(ctx context.Context, f LinkFilter, cursor string, limit int, now time.Time) ([]*Link, string, error) {
-	if err := f.validate(); err != nil {
-		return nil, "", err
-	}
-	if err := checkListLimit(limit); err != nil {
-		return nil, "", err
-	}
-	from, hasFrom, err := parseCursor(cursor)
+	from, hasFrom, err := checkListArgs(f, cursor, limit)
 	if err != nil {
 		return nil, "", err
 	}
