@@ -50,12 +50,8 @@ func (c apiCall) viewOfLink(l *keystore.Link, now time.Time) linkView {
 	// still vouching for all it grants, not expired, uses left.
 	v.Active = !v.Revoked && now.Before(l.ExpiresAt) && (l.Policy.MaxUses == 0 || l.Uses < l.Policy.MaxUses)
 	if v.Active && l.KeyID != "" {
-		var k *keystore.Key
-		var acc rules.Access
-		if e := c.cache().ByID(l.KeyID); e != nil {
-			k, acc = e.Key, derivedOf(e).access
-		}
-		v.Active = rules.Vouches(k, acc, l.Path, now) == ""
+		_, why := vouching(c.cache(), l.KeyID, l.Path, now)
+		v.Active = why == ""
 	}
 	return v
 }

@@ -105,7 +105,7 @@ func (h *Handler) serveCookie(w http.ResponseWriter, r *http.Request, dc decisio
 			}
 			if err == nil {
 				dc.cred = credSignedURL
-				return true, h.serveLink(w, r, dc, next, &c, d, formCookie, now)
+				return true, h.serveLink(w, r, dc, next, linkUse{st: st, c: &c, d: d, form: formCookie, now: now})
 			}
 			if firstErr == nil {
 				firstErr = err

@@ -461,7 +461,7 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, dc decisio
 	if err != nil {
 		return h.fail(w, r, dc, linkError(err))
 	}
-	return h.serveLink(w, r, dc, next, &c, d, form, now)
+	return h.serveLink(w, r, dc, next, linkUse{st: st, c: &c, d: d, form: form, now: now})
 }
 
 // linkValid checks that a verified link is still in force for path: its
@@ -478,17 +478,12 @@ func (h *Handler) linkValid(st *running, c *verifier.Claims, path string, now ti
 	cache := st.backend.cache
 	var d *derived
 	if c.KeyID != "" {
-		var k *keystore.Key
-		var acc rules.Access
-		if e := cache.ByID(c.KeyID); e != nil {
-			d = derivedOf(e)
-			k, acc = e.Key, d.access
-		}
 		grant := path
 		if c.Prefix != "" {
 			grant = c.Prefix
 		}
-		if why := rules.Vouches(k, acc, grant, now); why != "" {
+		var why string
+		if d, why = vouching(cache, c.KeyID, grant, now); why != "" {
 			return nil, &apiError{status: http.StatusForbidden, code: "revoked", msg: why, reason: "revoked"}
 		}
 	}
@@ -498,30 +493,51 @@ func (h *Handler) linkValid(st *running, c *verifier.Claims, path string, now ti
 	return d, nil
 }
 
+// linkUse is a request's verified link in force, on its way to the next
+// handler.
+type linkUse struct {
+	st   *running
+	c    *verifier.Claims
+	d    *derived // the issuing key's; nil for an operator's link
+	form linkForm
+	now  time.Time
+}
+
+// vouching looks up the key keyID that issued a link granting grant, and
+// says why it no longer vouches for it ("" when it does; rules.Vouches). It
+// returns the key's derived values, nil once the key is deleted.
+func vouching(cache *keystore.Cache, keyID, grant string, now time.Time) (*derived, string) {
+	e := cache.ByID(keyID)
+	if e == nil {
+		return nil, rules.Vouches(nil, rules.Access{}, grant, now)
+	}
+	d := derivedOf(e)
+	return d, rules.Vouches(e.Key, d.access, grant, now)
+}
+
 // serveLink hands a request with a valid link to the next handler, clean,
 // with the link's policies applied (policy.go). A folder token in the
 // query also sets the folder's cookie.
-func (h *Handler) serveLink(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, c *verifier.Claims, d *derived, form linkForm, now time.Time) error {
-	if c.Policy != (verifier.Policy{}) {
-		return h.servePolicy(w, r, dc, next, c, d, form, now)
+func (h *Handler) serveLink(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, u linkUse) error {
+	if u.c.Policy != (verifier.Policy{}) {
+		return h.servePolicy(w, r, dc, next, u)
 	}
-	return h.serveClean(w, r, dc, next, c, d, form, now)
+	return h.serveClean(w, r, dc, next, u)
 }
 
 // serveClean is serveLink once the policies are applied. A GET that
 // starts a download counts as a use of the link in memory (the ledger's
 // uses and last use, written in batches); max_uses links were counted in
 // the store already.
-func (h *Handler) serveClean(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, c *verifier.Claims, d *derived, form linkForm, now time.Time) error {
+func (h *Handler) serveClean(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, u linkUse) error {
+	c, d := u.c, u.d
 	if c.Policy.MaxUses == 0 && r.Method == http.MethodGet && !resumesDownload(r.Header["Range"]) {
-		if st := h.app.s.live.Load(); st != nil {
-			st.backend.cache.CountUse(c.ID, now)
-		}
+		u.st.backend.cache.CountUse(c.ID, u.now)
 	}
 	switch {
-	case form == formQuery && c.Prefix != "":
-		h.setFolderCookie(w, r, c, verifier.QueryToken(r.URL.RawQuery, h.param), now)
-	case form == formPath:
+	case u.form == formQuery && c.Prefix != "":
+		h.setFolderCookie(w, r, c, verifier.QueryToken(r.URL.RawQuery, h.param), u.now)
+	case u.form == formPath:
 		// Same-origin pages keep the token in their Referer (cleanRead
 		// removes it there); other origins never see it.
 		w.Header().Set("Referrer-Policy", "same-origin")

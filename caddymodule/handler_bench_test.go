@@ -164,8 +164,7 @@ func BenchmarkFolderCookie(b *testing.B) {
 // same request (its Cookie header copied as the harness does) straight to
 // the next handler.
 func BenchmarkBareNextCookie(b *testing.B) {
-	s, tok := benchFolder(b)
-	_ = s
+	_, tok := benchFolder(b)
 	hdr := http.Header{"Cookie": {"theme=dark; " + folderCookieName("/reports/") + "=" + tok}}
 	benchRequestHeader(b, benchURL, hdr, bareNext.ServeHTTP)
 }

@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-signet/signet/keystore"
-	"github.com/caddy-signet/signet/verifier"
 )
 
 // Response policies of a link (download_name, inline, content_type): the
@@ -126,8 +125,8 @@ func (w *policyWriter) ReadFrom(r io.Reader) (int64, error) {
 // client_cidr; max_uses links count the use in the store first (fail
 // closed); download_name, inline and content_type set the headers of a
 // successful answer.
-func (h *Handler) servePolicy(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, c *verifier.Claims, d *derived, form linkForm, now time.Time) error {
-	p := &c.Policy
+func (h *Handler) servePolicy(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, u linkUse) error {
+	p := &u.c.Policy
 	if p.ClientCIDR.IsValid() {
 		ip, err := netip.ParseAddr(clientIP(r))
 		if err != nil || !p.ClientCIDR.Contains(ip.Unmap().WithZone("")) {
@@ -140,9 +139,9 @@ func (h *Handler) servePolicy(w http.ResponseWriter, r *http.Request, dc decisio
 	}
 	pw.contentType = p.ContentType
 	if p.MaxUses > 0 {
-		return h.serveCounted(pw, r, dc, next, c, d, form, now)
+		return h.serveCounted(pw, r, dc, next, u)
 	}
-	return h.serveClean(pw, r, dc, next, c, d, form, now)
+	return h.serveClean(pw, r, dc, next, u)
 }
 
 // maxUsesGrace is how long after a counted download the client that made
@@ -158,12 +157,8 @@ const maxUsesGrace = time.Hour
 // client within maxUsesGrace. HEAD never counts; it works while uses are
 // left. The store is asked on every request: when it cannot answer the
 // request fails (503), never passes.
-func (h *Handler) serveCounted(pw *policyWriter, r *http.Request, dc decision, next caddyhttp.Handler, c *verifier.Claims, d *derived, form linkForm, now time.Time) error {
-	st, err := h.app.state()
-	if err != nil {
-		return h.fail(pw, r, dc, storeUnavailable())
-	}
-	cache := st.backend.cache
+func (h *Handler) serveCounted(pw *policyWriter, r *http.Request, dc decision, next caddyhttp.Handler, u linkUse) error {
+	c, now, cache := u.c, u.now, u.st.backend.cache
 	ctx, cancel := storeContext(r)
 	defer cancel()
 	id, max, client := c.ID.String(), int64(c.Policy.MaxUses), clientIP(r)
@@ -177,7 +172,7 @@ func (h *Handler) serveCounted(pw *policyWriter, r *http.Request, dc decision, n
 		case l.Uses >= max:
 			return h.fail(pw, r, dc, usedUp(max))
 		}
-		return h.serveClean(pw, r, dc, next, c, d, form, now)
+		return h.serveClean(pw, r, dc, next, u)
 	}
 	resume := resumesDownload(r.Header["Range"])
 	ok, uses, err := cache.UseLink(ctx, id, max, client, resume, maxUsesGrace, now)
@@ -196,7 +191,7 @@ func (h *Handler) serveCounted(pw *policyWriter, r *http.Request, dc decision, n
 	case !ok:
 		return h.fail(pw, r, dc, usedUp(max))
 	}
-	err = h.serveClean(pw, r, dc, next, c, d, form, now)
+	err = h.serveClean(pw, r, dc, next, u)
 	if !resume && pw.status != http.StatusOK && pw.status != http.StatusPartialContent {
 		// Not a download after all (404, 304, an error): give the use back.
 		rctx, rcancel := context.WithTimeout(context.Background(), storeTimeout)

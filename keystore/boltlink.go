@@ -131,18 +131,14 @@ func linkIndexEntries(l *Link, fn func(bucket, key, value []byte) error) error {
 
 // CreateLink implements Store.
 func (s *BoltStore) CreateLink(_ context.Context, l *Link) error {
-	if err := checkNewLink(l); err != nil {
+	stored, err := s.newLinkRecord(l)
+	if err != nil {
 		return err
 	}
-	if err := s.checkOpen(); err != nil {
-		return err
-	}
-	stored := storedLink(l)
-	stored.Rev = 1
 	// Batch: concurrent signings share one transaction and one fsync (the
 	// function may run again if another one in its batch fails; it is
 	// idempotent).
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err = s.db.Batch(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketLinks).Get([]byte(l.ID)) != nil {
 			return ErrExists
 		}

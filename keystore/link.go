@@ -191,6 +191,20 @@ func printable(s string) bool {
 	return true
 }
 
+// newLinkRecord is what both stores' CreateLink store for l: its stored
+// copy at Rev 1, once checkNewLink and an open store allow it.
+func (c *closeState) newLinkRecord(l *Link) (*Link, error) {
+	if err := checkNewLink(l); err != nil {
+		return nil, err
+	}
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	stored := storedLink(l)
+	stored.Rev = 1
+	return stored, nil
+}
+
 // checkNewLink is what CreateLink refuses: an invalid record, or one whose
 // expiry in force has passed by the clock.
 func checkNewLink(l *Link) error {

@@ -183,14 +183,10 @@ func (s *RedisStore) createLinkArgs(l *Link) (keys []string, args []any, err err
 
 // CreateLink implements Store.
 func (s *RedisStore) CreateLink(ctx context.Context, l *Link) error {
-	if err := checkNewLink(l); err != nil {
+	stored, err := s.newLinkRecord(l)
+	if err != nil {
 		return err
 	}
-	if err := s.checkOpen(); err != nil {
-		return err
-	}
-	stored := storedLink(l)
-	stored.Rev = 1
 	keys, args, err := s.createLinkArgs(stored)
 	if err != nil {
 		return err

@@ -23,16 +23,7 @@ const (
 )
 
 // cleanReadConfig guards a reverse_proxy origin (%s: its host:port).
-const cleanReadConfig = `{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	grace_period 1s
-	signet {
-		store file {STORE}
-	}
-}
-http://localhost:9080 {
+const cleanReadConfig = testGlobal + `http://localhost:9080 {
 	signet {
 		public /public/
 	}

@@ -33,18 +33,6 @@ import (
 	"time"
 )
 
-// folderGlobal is baseConfig's global block.
-const folderGlobal = `{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	grace_period 1s
-	signet {
-		store file {STORE}
-	}
-}
-`
-
 // plainSite is the second, unguarded site some tests compare against.
 const plainSite = "http://localhost:9081"
 
@@ -218,7 +206,7 @@ func TestFolderLinkHLSWithFFmpeg(t *testing.T) {
 	// A sibling whose name extends the folder's: never covered.
 	writeFile(t, filepath.Join(dir, "movie2", "seg0.ts"), seg0)
 
-	startCaddy(t, folderGlobal+`http://localhost:9080 {
+	startCaddy(t, testGlobal+`http://localhost:9080 {
 	root * `+dir+`
 	signet
 	file_server
@@ -404,7 +392,7 @@ func TestFolderLinkInChromium(t *testing.T) {
 	pngData := tinyPNG(t)
 	writeChromiumSite(t, dir, "site", pngData)
 	writeChromiumSite(t, dir, "other", pngData)
-	startCaddy(t, folderGlobal+`http://localhost:9080 {
+	startCaddy(t, testGlobal+`http://localhost:9080 {
 	root * `+dir+`
 	signet
 	file_server
@@ -548,7 +536,7 @@ func TestFolderLinkBrowse(t *testing.T) {
 		pr.SetURL(browse)
 	}})
 	defer recorder.Close()
-	startCaddy(t, folderGlobal+`http://localhost:9080 {
+	startCaddy(t, testGlobal+`http://localhost:9080 {
 	signet
 	reverse_proxy `+recorder.Listener.Addr().String()+`
 }

@@ -54,8 +54,9 @@ func startCaddy(t *testing.T, caddyfile string) *caddytest.Tester {
 	return tester
 }
 
-// baseConfig guards the test files with a default signet handler.
-const baseConfig = `{
+// testGlobal is the global block of the in-process Caddy tests: fixed
+// ports, and the embedded store in {STORE}.
+const testGlobal = `{
 	admin localhost:2999
 	http_port 9080
 	https_port 9443
@@ -64,7 +65,10 @@ const baseConfig = `{
 		store file {STORE}
 	}
 }
-http://localhost:9080 {
+`
+
+// baseConfig guards the test files with a default signet handler.
+const baseConfig = testGlobal + `http://localhost:9080 {
 	root * {FILES}
 	signet {
 		public /public/

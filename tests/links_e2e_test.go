@@ -24,6 +24,23 @@ import (
 // ({api}/links…, /signet/links…) with its visibility rules, uses, moved
 // expiries and revocations, on one instance and across two sharing Redis.
 
+// twoOnRedis starts two instances of the built binary on srv (with the
+// global signet options extra besides the store and a 1m resync) and a
+// sign key made on the first, once the second accepts it too.
+func twoOnRedis(t *testing.T, srv *redistest.Server, extra, keyName string) (a, b *instance, k createdKey) {
+	t.Helper()
+	opts := "store redis " + srv.URL() + "\nresync_interval 1m" + extra
+	a = newInstanceWith(t, t.TempDir(), opts)
+	b = newInstanceWith(t, t.TempDir(), opts)
+	a.start()
+	b.start()
+	k = a.createKey(t, "--name", keyName, "--permissions", "sign")
+	eventually(t, 5*time.Second, "key created on A works on B", func() bool {
+		return do(t, "GET", b.site+"/reports/q1.txt", k.Key, nil).status == 200
+	})
+	return a, b, k
+}
+
 // ledgerLink is a link as the links API shows it.
 type ledgerLink struct {
 	ID        string    `json:"id"`
@@ -181,15 +198,7 @@ const q1 = "Q1 revenue report\n"
 // is still decided from the instance's view.
 func TestMaxUsesAcrossInstances(t *testing.T) {
 	srv := redistest.Start(t)
-	opts := "store redis " + srv.URL() + "\nresync_interval 1m\nmax_staleness 30s"
-	a := newInstanceWith(t, t.TempDir(), opts)
-	b := newInstanceWith(t, t.TempDir(), opts)
-	a.start()
-	b.start()
-	k := a.createKey(t, "--name", "counted", "--permissions", "sign")
-	eventually(t, 5*time.Second, "key created on A works on B", func() bool {
-		return do(t, "GET", b.site+"/reports/q1.txt", k.Key, nil).status == 200
-	})
+	a, b, k := twoOnRedis(t, srv, "\nmax_staleness 30s", "counted")
 
 	s := signAt(t, a.site, k.Key, "/reports/q1.txt", map[string]any{"expires_in": 3600, "max_uses": 3})
 	urlB, host := onOther(t, s.URL, b)
@@ -468,16 +477,7 @@ func TestDownloadNameAndContentType(t *testing.T) {
 		}
 	}))
 	defer origin.Close()
-	startCaddy(t, `{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	grace_period 1s
-	signet {
-		store file {STORE}
-	}
-}
-http://localhost:9080 {
+	startCaddy(t, testGlobal+`http://localhost:9080 {
 	root * {FILES}
 	signet {
 		rate_limit key off
@@ -1034,15 +1034,7 @@ func TestLinksLedgerAPI(t *testing.T) {
 // token) and earlier (it ends at once), and survives a restart.
 func TestLinkExtendAcrossInstances(t *testing.T) {
 	srv := redistest.Start(t)
-	opts := "store redis " + srv.URL() + "\nresync_interval 1m"
-	a := newInstanceWith(t, t.TempDir(), opts)
-	b := newInstanceWith(t, t.TempDir(), opts)
-	a.start()
-	b.start()
-	k := a.createKey(t, "--name", "extender", "--permissions", "sign")
-	eventually(t, 5*time.Second, "key created on A works on B", func() bool {
-		return do(t, "GET", b.site+"/reports/q1.txt", k.Key, nil).status == 200
-	})
+	a, b, k := twoOnRedis(t, srv, "", "extender")
 	s := signAt(t, a.site, k.Key, "/reports/q1.txt", map[string]any{"expires_in": 2})
 	counted := signAt(t, a.site, k.Key, "/reports/q1.txt", map[string]any{"expires_in": 2, "max_uses": 2})
 	control := signAt(t, a.site, k.Key, "/reports/q1.txt", map[string]any{"expires_in": 2})

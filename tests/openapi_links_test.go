@@ -50,26 +50,6 @@ func oaAlsoAfter(key string, extra func(*oaEnv)) {
 	oaCases[key] = c
 }
 
-// linkRecord is a link as the links API shows it.
-type linkRecord struct {
-	ID        string    `json:"id"`
-	Path      string    `json:"path"`
-	Folder    bool      `json:"folder"`
-	KeyID     string    `json:"key_id"`
-	User      string    `json:"user"`
-	ExpiresAt time.Time `json:"expires_at"`
-	Policy    struct {
-		DownloadName string `json:"download_name"`
-		Inline       bool   `json:"inline"`
-		ContentType  string `json:"content_type"`
-		MaxUses      int64  `json:"max_uses"`
-		ClientCIDR   string `json:"client_cidr"`
-	} `json:"policy"`
-	Uses    int64 `json:"uses"`
-	Revoked bool  `json:"revoked"`
-	Active  bool  `json:"active"`
-}
-
 // oaLinkPolicy is the policy the cases sign their links with.
 var oaLinkPolicy = map[string]any{"expires_in": 600, "download_name": "Q1 2026.txt", "max_uses": 3}
 
@@ -97,9 +77,9 @@ func (e *oaEnv) adminSignLink(body map[string]any) signed {
 func linkID(s signed) map[string]string { return map[string]string{"id": s.ID} }
 
 // expectLink: r is the link s, as the links API shows it.
-func (e *oaEnv) expectLink(r response, s signed) linkRecord {
+func (e *oaEnv) expectLink(r response, s signed) ledgerLink {
 	e.t.Helper()
-	l := decodeAs[linkRecord](e.t, "link", r)
+	l := decodeAs[ledgerLink](e.t, "link", r)
 	if l.ID != s.ID || l.Path != s.Path || l.Folder != s.Folder {
 		e.t.Errorf("link %s, want the link %s for %s", r.body, s.ID, s.Path)
 	}
@@ -113,10 +93,10 @@ func (e *oaEnv) expectURL(what string, s signed, status int, code string) {
 }
 
 // listHas: r is a page of links that holds the link id.
-func (e *oaEnv) listHas(r response, id string) []linkRecord {
+func (e *oaEnv) listHas(r response, id string) []ledgerLink {
 	e.t.Helper()
 	var page struct {
-		Links []linkRecord `json:"links"`
+		Links []ledgerLink `json:"links"`
 	}
 	if err := json.Unmarshal(r.body, &page); err != nil {
 		e.t.Fatalf("list of links %s: %v", r.body, err)
