@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-signet/signet/keystore"
 )
 
 func TestContentDisposition(t *testing.T) {
@@ -96,5 +99,14 @@ func TestJSONFieldPath(t *testing.T) {
 		if got := jsonFieldPath(in); got != want {
 			t.Errorf("jsonFieldPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestStoreInvalidIsBadRequest: a record or query the store refuses as
+// invalid is answered 400, never 500.
+func TestStoreInvalidIsBadRequest(t *testing.T) {
+	e := toAPIError(fmt.Errorf("%w: link x: already expired", keystore.ErrInvalid), "not found")
+	if e.status != http.StatusBadRequest || e.code != codeBadRequest {
+		t.Errorf("ErrInvalid → %d %s", e.status, e.code)
 	}
 }
