@@ -182,6 +182,10 @@ func (a *App) check() error {
 		if !verifier.ValidSecretID(s.ID) {
 			return fmt.Errorf("signing_secret: id %q must be 1-32 characters of A-Z a-z 0-9 - _", s.ID)
 		}
+		if keystore.ValidKeyID(s.ID) {
+			// A token whose secret id is its key id is key-signed.
+			return fmt.Errorf("signing_secret: id %q has the form of an API key id (key_…), which marks links keys sign themselves; choose another", s.ID)
+		}
 		for _, o := range a.SigningSecrets[:i] {
 			if o.ID == s.ID {
 				return fmt.Errorf("signing_secret: duplicate id %q", s.ID)
@@ -289,8 +293,11 @@ func (a *App) openStore() (*running, error) {
 		ring = []verifier.Secret{{ID: sec.ID, Key: sec.Key}}
 	}
 	// A link's expiry may have been moved since it was issued (the links
-	// API): the verifier asks the cache's view of moved expiries.
-	v, err := buildVerifier(ring, a.QueryParam, time.Duration(a.ClockSkew), verifier.WithExpiry(b.cache.LinkExpiry))
+	// API): the verifier asks the cache's view of moved expiries. Links a
+	// key signed itself are verified with the key's offline secret, also
+	// from the view.
+	v, err := buildVerifier(ring, a.QueryParam, time.Duration(a.ClockSkew),
+		verifier.WithExpiry(b.cache.LinkExpiry), verifier.WithOfflineKeys(b.cache.OfflineKey))
 	if err != nil {
 		return nil, fmt.Errorf("signed URLs: %v", err)
 	}

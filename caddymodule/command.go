@@ -225,6 +225,7 @@ func keyFlags(c *cobra.Command, update bool) {
 		c.Flags().StringArray("scope", nil, "Path prefix the key may access (repeatable; replaces all scopes)")
 		c.Flags().String("permissions", "", "none (disable), read, sign or admin")
 		c.Flags().String("expires", "", "New expiry: a duration from now (30d, 12h), an RFC 3339 time, or never")
+		c.Flags().Bool("offline-signing", true, "--offline-signing=false drops the key's offline secret, ending every link it signed itself")
 		return
 	}
 	c.Flags().String("name", "", "Human-readable name (required)")
@@ -232,6 +233,7 @@ func keyFlags(c *cobra.Command, update bool) {
 	c.Flags().StringArray("scope", nil, "Path prefix the key may access (repeatable; default / for site-wide keys, the user's for user keys)")
 	c.Flags().String("permissions", "", "none, read, sign or admin (default read; a user key follows its user)")
 	c.Flags().String("expires", "", "Expiry: a duration from now (30d, 12h) or an RFC 3339 time")
+	c.Flags().Bool("offline-signing", false, "The key signs links itself, offline, with a secret derived from its value (a secret key that may sign)")
 }
 
 // nargs checks the number of positional arguments inside the command, so
@@ -286,8 +288,12 @@ func cmdKeysCreate(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	return callAndRender(cmd, http.MethodPost, "/signet/keys", body, func(out io.Writer, k keyView) {
-		fmt.Fprintf(out, "Created %s key %s (%q): permissions %s, scopes %s%s\n",
-			k.Type, k.ID, k.Name, k.Access.Permissions, strings.Join(k.Access.Scopes, " "), expiryText(k.ExpiresAt))
+		offline := ""
+		if k.OfflineSigning {
+			offline = ", signs links offline"
+		}
+		fmt.Fprintf(out, "Created %s key %s (%q): permissions %s, scopes %s%s%s\n",
+			k.Type, k.ID, k.Name, k.Access.Permissions, strings.Join(k.Access.Scopes, " "), expiryText(k.ExpiresAt), offline)
 		fmt.Fprintln(out, "Key (shown once, store it now):")
 		fmt.Fprintln(out, k.Key)
 	})
@@ -322,7 +328,7 @@ func cmdKeysUpdate(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	if len(body) == 0 {
-		return errors.New("nothing to update: give --name, --user, --scope, --permissions or --expires")
+		return errors.New("nothing to update: give --name, --user, --scope, --permissions, --expires or --offline-signing=false")
 	}
 	return keyCall(cmd, http.MethodPatch, args[0], body, "Updated")
 }
@@ -360,6 +366,9 @@ func collectKeyFlags(cmd *cobra.Command, body map[string]any, update bool) error
 	}
 	if f.Changed("permissions") {
 		body["permissions"], _ = f.GetString("permissions")
+	}
+	if f.Changed("offline-signing") {
+		body["offline_signing"], _ = f.GetBool("offline-signing")
 	}
 	if f.Changed("expires") {
 		v, _ := f.GetString("expires")

@@ -475,6 +475,12 @@ func (h *Handler) linkValid(st *running, c *verifier.Claims, path string, now ti
 		return nil, &apiError{status: http.StatusForbidden, code: "expired", reason: "lifetime",
 			msg: "this signed URL's lifetime exceeds the server's max_lifetime"}
 	}
+	if c.KeySigned() {
+		// Signed offline: the rules the signing endpoint applies at issue.
+		if why := rules.OfflineLink(c.Prefix, c.Policy); why != "" {
+			return nil, &apiError{status: http.StatusForbidden, code: codeForbidden, reason: "offline_rule", msg: why}
+		}
+	}
 	cache := st.backend.cache
 	var d *derived
 	if c.KeyID != "" {

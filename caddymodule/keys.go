@@ -26,6 +26,9 @@ type keyView struct {
 	UpdatedAt   time.Time           `json:"updated_at"`
 	ExpiresAt   *time.Time          `json:"expires_at,omitempty"`
 	LastUsedAt  *time.Time          `json:"last_used_at,omitempty"`
+	// OfflineSigning: the key signs links itself (it has an offline
+	// secret, never shown).
+	OfflineSigning bool `json:"offline_signing,omitempty"`
 	// Access is what the key may do now: its scopes and permission after
 	// its user's (a user key without its own follows its user).
 	Access accessView `json:"access"`
@@ -44,6 +47,7 @@ func viewOf(k *keystore.Key, c *keystore.Cache) keyView {
 		ID: k.ID, Name: k.Name, Type: k.Type, User: k.User, Scopes: k.Scopes,
 		Permissions: k.Permissions, Hint: k.Hint, CreatedAt: k.CreatedAt,
 		UpdatedAt: k.UpdatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt,
+		OfflineSigning: k.OfflineSecret != nil,
 	}
 	acc := rules.Effective(k, c.User(k.User))
 	if e := c.ByID(k.ID); e != nil {

@@ -47,7 +47,7 @@ var deniedReasons = []string{
 	"ambiguous_path", "invalid_signature", "malformed_signature", "not_yet_valid",
 	"method_not_allowed", "revoked", "lifetime", "store_unavailable", "rate_limited",
 	"bad_request", "not_found", "permission", "public_key", "origin_error", "api_not_found",
-	"conflict", "internal", "expiry",
+	"conflict", "internal", "expiry", "offline_rule",
 }
 
 var (

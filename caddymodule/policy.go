@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-signet/signet/keystore"
+	"github.com/caddy-signet/signet/verifier"
 )
 
 // Response policies of a link (download_name, inline, content_type): the
@@ -165,6 +166,8 @@ func (h *Handler) serveCounted(pw *policyWriter, r *http.Request, dc decision, n
 	if r.Method == http.MethodHead {
 		l, err := cache.GetLink(ctx, id, now)
 		switch {
+		case errors.Is(err, keystore.ErrNotFound) && c.KeySigned():
+			return h.serveClean(pw, r, dc, next, u) // signed offline, not used yet
 		case errors.Is(err, keystore.ErrNotFound):
 			return h.fail(pw, r, dc, errUncounted)
 		case err != nil:
@@ -176,6 +179,13 @@ func (h *Handler) serveCounted(pw *policyWriter, r *http.Request, dc decision, n
 	}
 	resume := resumesDownload(r.Header["Range"])
 	ok, uses, err := cache.UseLink(ctx, id, max, client, resume, maxUsesGrace, now)
+	if errors.Is(err, keystore.ErrNotFound) && c.KeySigned() && !resume {
+		// A link its key signed offline is recorded at its first use, by
+		// whichever instance sees it first; then counted like any other.
+		if err = cache.CreateLink(ctx, offlineRecord(cache, c, r.URL.Path)); err == nil || errors.Is(err, keystore.ErrExists) {
+			ok, uses, err = cache.UseLink(ctx, id, max, client, resume, maxUsesGrace, now)
+		}
+	}
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
 		return h.fail(pw, r, dc, errUncounted)
@@ -201,6 +211,21 @@ func (h *Handler) serveCounted(pw *policyWriter, r *http.Request, dc decision, n
 		rcancel()
 	}
 	return err
+}
+
+// offlineRecord is the ledger record of a link its key signed offline
+// (claims c, verified for path), made when it is first used.
+func offlineRecord(cache *keystore.Cache, c *verifier.Claims, path string) *keystore.Link {
+	exp := time.Unix(c.SignedExpiresAt, 0).UTC()
+	l := &keystore.Link{ID: c.ID.String(), Path: path, KeyID: c.KeyID, CreatedAt: time.Unix(c.IssuedAt, 0).UTC(),
+		ExpiresAt: exp, SignedExpiresAt: exp, Policy: ledgerPolicy(c.Policy)}
+	if c.Prefix != "" {
+		l.Path, l.Folder = c.Prefix, true
+	}
+	if e := cache.ByID(c.KeyID); e != nil {
+		l.User = e.Key.User
+	}
+	return l
 }
 
 var errUncounted = &apiError{status: http.StatusForbidden, code: "max_uses_reached", reason: "max_uses",

@@ -24,6 +24,9 @@ type Entry struct {
 	// path does not have to rebuild them (the Caddy handler keeps
 	// pre-boxed placeholder values here). Set by CacheOptions.Derive.
 	Any any
+	// Offline verifies the links the key signs itself: nil unless the
+	// key has an offline secret.
+	Offline *verifier.OfflineKey
 
 	expires  int64        // unix nanoseconds; 0 = never
 	seq      uint64       // Cache.seq when the entry was applied
@@ -323,6 +326,17 @@ func (c *Cache) ByID(id string) *Entry {
 	return c.view.Load().byID[id]
 }
 
+// OfflineKey returns the offline signing secret of the key id, or nil when
+// the key is unknown or signs no links itself: the verifier's
+// WithOfflineKeys hook. It is the request path: lock-free and
+// allocation-free.
+func (c *Cache) OfflineKey(id verifier.KeyRef) *verifier.OfflineKey {
+	if e := c.view.Load().byID[string(id.Bytes())]; e != nil {
+		return e.Offline
+	}
+	return nil
+}
+
 // Len returns the number of keys in the view.
 func (c *Cache) Len() int { return len(c.view.Load().byID) }
 
@@ -345,6 +359,10 @@ func (c *Cache) newEntry(k *Key, u *User, prev *Entry) *Entry {
 	}
 	if c.opts.Derive != nil {
 		e.Any = c.opts.Derive(k, u)
+	}
+	if k.OfflineSecret != nil {
+		// The store checked the length; an id it holds is valid.
+		e.Offline, _ = verifier.NewOfflineKey(k.ID, k.OfflineSecret)
 	}
 	if prev != nil {
 		e.lastUsed.Store(prev.lastUsed.Load())

@@ -869,17 +869,29 @@ func TestCacheLookupDoesNotAllocate(t *testing.T) {
 	s := newCacheTestStore(t, false)
 	c := newTestCache(t, s, CacheOptions{})
 	var digests []verifier.Digest
-	for range 100 {
+	var offline verifier.KeyRef
+	for i := range 100 {
 		k := confNewKey(t, "k", confBase)
+		if i == 7 {
+			k.OfflineSecret = make([]byte, 32)
+			copy(offline[:], k.ID)
+		}
 		if err := c.CreateKey(context.Background(), k); err != nil {
 			t.Fatal(err)
 		}
 		digests = append(digests, k.Digest)
 	}
+	if c.OfflineKey(offline) == nil {
+		t.Fatal("OfflineKey: no secret for the key that has one")
+	}
+	var unknown verifier.KeyRef
+	copy(unknown[:], "key_unknown")
 	hit, miss := digests[42], verifier.DigestToken("sk_unknown")
 	for name, fn := range map[string]func(){
-		"Lookup hit":  func() { _ = c.Lookup(hit) },
-		"Lookup miss": func() { _ = c.Lookup(miss) },
+		"Lookup hit":         func() { _ = c.Lookup(hit) },
+		"Lookup miss":        func() { _ = c.Lookup(miss) },
+		"OfflineKey hit":     func() { _ = c.OfflineKey(offline) },
+		"OfflineKey unknown": func() { _ = c.OfflineKey(unknown) },
 		"MarkUsed": func() {
 			if e := c.Lookup(hit); e != nil {
 				e.MarkUsed(confBase)

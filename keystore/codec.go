@@ -20,11 +20,18 @@ import (
 type record struct {
 	*Key
 	DigestHex string `json:"digest"`
+	// Offline is the key's offline signing secret, base64; absent for
+	// keys without one (and in every record of earlier releases).
+	Offline string `json:"offline_secret,omitempty"`
 }
 
-// encodeKey serialises k, its digest included.
+// encodeKey serialises k, its digest and offline secret included.
 func encodeKey(k *Key) ([]byte, error) {
-	return json.Marshal(record{Key: k, DigestHex: hex.EncodeToString(k.Digest[:])})
+	r := record{Key: k, DigestHex: hex.EncodeToString(k.Digest[:])}
+	if k.OfflineSecret != nil {
+		r.Offline = base64.StdEncoding.EncodeToString(k.OfflineSecret)
+	}
+	return json.Marshal(r)
 }
 
 // decodeKey is the inverse of encodeKey.
@@ -38,6 +45,13 @@ func decodeKey(b []byte) (*Key, error) {
 		return nil, fmt.Errorf("key %s: bad digest", r.ID)
 	}
 	copy(r.Key.Digest[:], d)
+	if r.Offline != "" {
+		sec, err := base64.StdEncoding.DecodeString(r.Offline)
+		if err != nil || len(sec) < verifier.MinSecretLen {
+			return nil, fmt.Errorf("key %s: bad offline secret", r.ID)
+		}
+		r.Key.OfflineSecret = sec
+	}
 	return r.Key, nil
 }
 

@@ -528,6 +528,42 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("OfflineSecret", func(t *testing.T) {
+		s := open(t)
+		feed, cancel := confSubscribe(s)
+		defer cancel()
+		k := confNewKey(t, "offline", confBase)
+		k.OfflineSecret = bytes.Repeat([]byte{0xa5}, 32)
+		k = confCreate(t, s, k)
+		if c := feed.next(t); c.Key == nil || !bytes.Equal(c.Key.OfflineSecret, k.OfflineSecret) {
+			t.Fatalf("change of the create: %+v", c)
+		}
+		if got := confGet(t, s, k.ID); !bytes.Equal(got.OfflineSecret, k.OfflineSecret) {
+			t.Fatalf("stored offline secret %x, want %x", got.OfflineSecret, k.OfflineSecret)
+		}
+		list, err := s.ListKeys(ctx)
+		if err != nil || len(list) != 1 || !bytes.Equal(list[0].OfflineSecret, k.OfflineSecret) {
+			t.Fatalf("ListKeys: %+v %v", list, err)
+		}
+		// Other changes keep it; clearing it removes it everywhere.
+		if _, err := s.UpdateKey(ctx, k.ID, func(r *Key) error { r.Name = "renamed"; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got := confGet(t, s, k.ID); !bytes.Equal(got.OfflineSecret, k.OfflineSecret) {
+			t.Fatalf("offline secret after a rename: %x", got.OfflineSecret)
+		}
+		if _, err := s.UpdateKey(ctx, k.ID, func(r *Key) error { r.OfflineSecret = nil; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got := confGet(t, s, k.ID); got.OfflineSecret != nil {
+			t.Fatalf("offline secret after clearing: %x", got.OfflineSecret)
+		}
+		feed.next(t)
+		if c := feed.next(t); c.Key == nil || c.Key.OfflineSecret != nil {
+			t.Fatalf("change of the clearing: %+v", c)
+		}
+	})
+
 	t.Run("Secret", func(t *testing.T) {
 		s := open(t)
 		gen := func(id string, fill byte) func() (Secret, error) {

@@ -38,12 +38,20 @@ type Key struct {
 	Rev uint64 `json:"rev"`
 	// Digest is the SHA-256 digest of the key value.
 	Digest verifier.Digest `json:"-"`
+	// OfflineSecret is the key's offline signing secret
+	// (verifier.OfflineSecret of its value), kept only for keys that sign
+	// links themselves; nil for the others. It is stored like the digest
+	// and never shown.
+	OfflineSecret []byte `json:"-"`
 }
 
 // Clone returns a deep copy of k.
 func (k *Key) Clone() *Key {
 	c := *k
 	c.Scopes = append([]string(nil), k.Scopes...)
+	if k.OfflineSecret != nil {
+		c.OfflineSecret = append([]byte(nil), k.OfflineSecret...)
+	}
 	if k.ExpiresAt != nil {
 		t := *k.ExpiresAt
 		c.ExpiresAt = &t
@@ -62,8 +70,10 @@ func (k *Key) Expired(now time.Time) bool {
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// NewKeyID returns a new random key id such as "key_m5qgk3tjmv2xgzlb".
-// Ids are public identifiers, not secrets.
+// NewKeyID returns a new random key id such as "key_m5qgk3tjmv2xgzlb",
+// the shape of verifier.KeyIDOf. Keys get theirs from their value
+// (KeyIDOf) since offline signing; ids made here are for records that
+// have no value. Ids are public identifiers, not secrets.
 func NewKeyID() (string, error) {
 	var b [10]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -72,7 +82,8 @@ func NewKeyID() (string, error) {
 	return "key_" + strings.ToLower(idEncoding.EncodeToString(b[:])), nil
 }
 
-// ValidKeyID reports whether id has the shape NewKeyID produces.
+// ValidKeyID reports whether id has the shape NewKeyID and
+// verifier.KeyIDOf produce.
 func ValidKeyID(id string) bool {
 	if len(id) != 20 || !strings.HasPrefix(id, "key_") {
 		return false

@@ -26,6 +26,11 @@ type NewKeyRequest struct {
 	Scopes      []string   `json:"scopes"`
 	Permissions string     `json:"permissions"`
 	ExpiresAt   *time.Time `json:"expires_at"`
+	// OfflineSigning gives the key an offline signing secret derived
+	// from its value, so the application signs links itself
+	// (docs/signed-urls.md, "Signing with an API key"). Only a secret key
+	// that may sign can have one.
+	OfflineSigning bool `json:"offline_signing"`
 }
 
 // KeyUpdate is the body of a key change (PATCH /signet/keys/{id}); absent
@@ -36,6 +41,10 @@ type KeyUpdate struct {
 	Scopes      *[]string       `json:"scopes"`
 	Permissions *string         `json:"permissions"`
 	ExpiresAt   json.RawMessage `json:"expires_at"`
+	// OfflineSigning false drops the key's offline secret, which ends
+	// every link it signed itself; true keeps it (it cannot be added
+	// after creation: the key's value is needed).
+	OfflineSigning *bool `json:"offline_signing"`
 }
 
 // Users looks up a user record by name (nil when there is none).
@@ -154,19 +163,24 @@ func NewKey(a Actor, req NewKeyRequest, users Users, now time.Time) (*keystore.K
 	if err != nil {
 		return nil, "", err
 	}
-	id, err := keystore.NewKeyID()
-	if err != nil {
-		return nil, "", err
-	}
 	now = now.UTC().Truncate(time.Second)
 	k := &keystore.Key{
-		ID: id, Name: req.Name, Type: typ, User: req.User, Scopes: scopes,
+		ID: verifier.KeyIDOf(token), Name: req.Name, Type: typ, User: req.User, Scopes: scopes,
 		Permissions: perm, Hint: verifier.KeyHint(token), CreatedAt: now, UpdatedAt: now,
 		Digest: verifier.DigestToken(token),
 	}
 	if req.ExpiresAt != nil {
 		t := req.ExpiresAt.UTC()
 		k.ExpiresAt = &t
+	}
+	if req.OfflineSigning {
+		switch {
+		case typ != verifier.KeySecret:
+			return nil, "", BadField("offline_signing", "public keys cannot sign: offline signing needs a secret key")
+		case !Effective(k, user).Perm.Allows(verifier.PermSign):
+			return nil, "", BadField("offline_signing", "offline signing needs a key that may sign (permissions sign or admin)")
+		}
+		k.OfflineSecret = verifier.OfflineSecret(token)
 	}
 	if !admin {
 		if err := notWider(a, k, user); err != nil {
@@ -202,8 +216,8 @@ func UpdateKey(a Actor, req KeyUpdate, users Users, now time.Time) (func(*keysto
 	if req.Permissions != nil && !verifier.Permission(*req.Permissions).Valid() {
 		return nil, BadField("permissions", "must be one of none, read, sign, admin")
 	}
-	if req.Name == nil && req.User == nil && req.Scopes == nil && req.Permissions == nil && req.ExpiresAt == nil {
-		return nil, BadField("body", "nothing to update: give name, user, scopes, permissions or expires_at")
+	if req.Name == nil && req.User == nil && req.Scopes == nil && req.Permissions == nil && req.ExpiresAt == nil && req.OfflineSigning == nil {
+		return nil, BadField("body", "nothing to update: give name, user, scopes, permissions, expires_at or offline_signing")
 	}
 	var expires *time.Time
 	clearExpiry := false
@@ -252,6 +266,14 @@ func UpdateKey(a Actor, req KeyUpdate, users Users, now time.Time) (func(*keysto
 			k.ExpiresAt = nil
 		case expires != nil:
 			k.ExpiresAt = expires
+		}
+		if req.OfflineSigning != nil {
+			if *req.OfflineSigning && k.OfflineSecret == nil {
+				return BadField("offline_signing", "offline signing can only be turned on when a key is created (its value is needed): create a new key with offline_signing")
+			}
+			if !*req.OfflineSigning {
+				k.OfflineSecret = nil
+			}
 		}
 		var user *keystore.User
 		if k.User != "" {

@@ -96,3 +96,21 @@ func activeContentType(ct string) bool {
 	}
 	return false
 }
+
+// OfflineLink checks, on use, what Grant and Policy check when the server
+// issues a link, for a link its key signed offline (the verifier checked
+// the format): prefix is a folder link's ("" for a file link), p its
+// policy. It returns why the link is refused, or "".
+func OfflineLink(prefix string, p verifier.Policy) string {
+	switch {
+	case strings.Contains(prefix, ";"):
+		return "a folder link's folder must be a clean path without ';'"
+	case prefix != "" && (p.DownloadName != "" || p.Inline || p.ContentType != ""):
+		return "a folder link cannot set response headers for its files"
+	case p.MaxUses > MaxMaxUses:
+		return "this link's max_uses is over the most a link may have"
+	case p.ContentType != "" && activeContentType(p.ContentType):
+		return "types a browser runs as a page or a script (HTML, XHTML, SVG, XML, JavaScript) cannot be set by a link"
+	}
+	return ""
+}

@@ -72,13 +72,18 @@ func newRing(secrets []Secret) (ring, error) {
 				return nil, fmt.Errorf("duplicate signing secret id %q", s.ID)
 			}
 		}
-		newMAC := preparedMAC(bytes.Clone(s.Key))
-		r[i].id = s.ID
-		r[i].macs.New = func() any {
-			return &macState{mac: newMAC(), buf: make([]byte, 0, 512)}
-		}
+		r[i].init(s)
 	}
 	return r, nil
+}
+
+// init sets rs up for s (already validated), from a copy of its key.
+func (rs *ringSecret) init(s Secret) {
+	newMAC := preparedMAC(bytes.Clone(s.Key))
+	rs.id = s.ID
+	rs.macs.New = func() any {
+		return &macState{mac: newMAC(), buf: make([]byte, 0, 512)}
+	}
 }
 
 // preparedMAC keys an HMAC-SHA256 once and returns a function that makes

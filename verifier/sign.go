@@ -33,6 +33,9 @@ func Sign(s Secret, c Claims, t Target) (string, error) {
 // Sign is Sign with the first secret of v's ring.
 func (v *Verifier) Sign(c Claims, t Target) (string, error) {
 	rs := &v.ring[0]
+	if c.KeyID == rs.id {
+		return "", errors.New("cannot sign: a token whose key id is its secret id is key-signed; sign it with the key's OfflineKey")
+	}
 	c.SecretID = rs.id
 	ms := rs.get()
 	tok, err := sign(ms, &c, t)

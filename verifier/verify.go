@@ -19,6 +19,7 @@ type Verifier struct {
 	param  string
 	skew   time.Duration
 	expiry func(id URLID, signed int64) int64 // nil: the token's own expiry
+	keys   func(id KeyRef) *OfflineKey        // nil: key-signed tokens are refused
 	names  names
 	types  names // content types that passed CheckContentType, and only those (the check allocates)
 }
@@ -149,8 +150,9 @@ func (v *Verifier) verify(tok string, t Target, now time.Time, folderOnly bool) 
 		return Claims{}, ErrNotFolderToken
 	}
 
-	// 5. Pick the secret by id; an unknown id is a bad signature.
-	rs := v.ring.find(p.secretID)
+	// 5. Pick the secret by id (a key-signed token's is its key's); an
+	// unknown id is a bad signature.
+	rs := v.secretFor(&p)
 	if rs == nil {
 		return Claims{}, ErrBadSignature
 	}
