@@ -512,7 +512,8 @@ class Client:
         """Revokes every link in the ledger that matches the filters (all of
         them combined) and that the caller may see (``POST
         {api}/links/revoke``); ``all=True`` for every link it may see.
-        Returns how many were revoked."""
+        Returns how many it revoked (a link revoked already is not counted
+        again)."""
         body: JSON = {k: v for k, v in (("path", path), ("key_id", key_id), ("user", user)) if v is not None}
         if all:
             body["all"] = True

@@ -711,6 +711,9 @@ def _b64(b: bytes) -> str:
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode("ascii")
 
 
+_LAST_ISSUE = 253402300799 - MAX_LIFETIME  # so that expires_at is a datetime (year 9999)
+
+
 def _utc(t: int) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(t, _dt.timezone.utc)
 
@@ -930,8 +933,8 @@ class Signer:
         pname = b"sig" if param == "sig" else _check_param(param)
         lifetime = _lifetime(expires_in)
         issued = int(time.time()) if now is None else _unix(now, "now")
-        if issued <= 0:
-            raise ValueError("now: must be after 1970")
+        if not 0 < issued <= _LAST_ISSUE:
+            raise ValueError("now: must be after 1970 and before the year 9999")
         expires = issued + lifetime
         uid = _url_id(url_id)
         if download_name is None and not inline and content_type is None and max_uses is None and client_cidr is None:
