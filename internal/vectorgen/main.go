@@ -386,8 +386,8 @@ func fileVectors() []vector {
 		{
 			name: "folder link with reserved characters", host: "files.example.com", path: "/shared/Q1 & Q2 (2026)/", prefix: "/shared/Q1 & Q2 (2026)/",
 			idFill: 0x60,
-			alt: []string{"/shared/Q1%20%26%20Q2%20(2026)/deck.pdf?page=3", "/shared/Q1%20&%20Q2%20%282026%29/a%20b/c.txt"},
-			bad: [][2]string{{"/shared/Q1%20%26%20Q2%20(2026)2/deck.pdf", "bad_signature"}, {"/shared/Q1%20&%20Q2%20(2026)/../x", "ambiguous_path"}},
+			alt:    []string{"/shared/Q1%20%26%20Q2%20(2026)/deck.pdf?page=3", "/shared/Q1%20&%20Q2%20%282026%29/a%20b/c.txt"},
+			bad:    [][2]string{{"/shared/Q1%20%26%20Q2%20(2026)2/deck.pdf", "bad_signature"}, {"/shared/Q1%20&%20Q2%20(2026)/../x", "ambiguous_path"}},
 		},
 		{
 			name: "every policy on a file link with a query", keyID: "key_a11p011c1esaaaaa", host: "files.example.com", path: "/releases/app 2.0.zip",
