@@ -10,7 +10,6 @@ out is one Signet accepts.
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as _dt
 import hashlib
 import hmac
