@@ -179,7 +179,8 @@ export interface Key {
   updated_at: Timestamp;
   expires_at?: Timestamp;
   last_used_at?: Timestamp;
-  offline_signing?: boolean;
+  /** Present (true) when the key signs links offline. */
+  offline_signing?: true;
   access: Access;
 }
 
