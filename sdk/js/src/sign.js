@@ -654,7 +654,7 @@ export class Signer {
     const sep = q.raw === '' ? '?' : '?' + q.raw + '&';
     return {
       url: base + escaped + sep + param + '=' + token,
-      path_url: folder ? base + api + '/t/' + token + escaped : undefined,
+      path_url: folder ? base + escapePath(api) + '/t/' + token + escaped : undefined,
       path: linkPath,
       folder,
       expiresAt,
