@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -25,8 +26,40 @@ var errNames = map[string]error{
 }
 
 type vectorFile struct {
-	Comment []string `json:"comment"`
-	Vectors []vector `json:"vectors"`
+	Comment []string        `json:"comment"`
+	Vectors []vector        `json:"vectors"`
+	Offline []offlineVector `json:"offline"`
+}
+
+// offlineVector is a link signed with an API key (see the file's comment).
+type offlineVector struct {
+	Name      string `json:"name"`
+	APIKey    string `json:"api_key"`
+	KeyID     string `json:"key_id"`
+	SecretHex string `json:"secret_hex"`
+	Inputs    struct {
+		BaseURL    string       `json:"base_url"`
+		Path       string       `json:"path"`
+		Query      string       `json:"query"`
+		QueryPairs [][2]string  `json:"query_pairs"`
+		Folder     bool         `json:"folder"`
+		Now        int64        `json:"now"`
+		ExpiresIn  int64        `json:"expires_in"`
+		URLID      string       `json:"url_id"`
+		Param      string       `json:"param"`
+		API        string       `json:"api"`
+		Policies   vectorPolicy `json:"policies"`
+	} `json:"inputs"`
+	Claims struct {
+		ExpiresAt int64  `json:"expires_at"`
+		IssuedAt  int64  `json:"issued_at"`
+		Prefix    string `json:"prefix"`
+	} `json:"claims"`
+	MACInputHex string        `json:"mac_input_hex"`
+	Token       string        `json:"token"`
+	URL         string        `json:"url"`
+	PathURL     string        `json:"path_url"`
+	Checks      []vectorCheck `json:"checks"`
 }
 
 type vector struct {
@@ -87,7 +120,8 @@ type vectorCheck struct {
 	Error       string `json:"error"`
 }
 
-func TestSignedURLVectors(t *testing.T) {
+func readVectors(t *testing.T) vectorFile {
+	t.Helper()
 	data, err := os.ReadFile("testdata/signed-url-vectors.json")
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +130,96 @@ func TestSignedURLVectors(t *testing.T) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Vectors) < 16 {
+	return f
+}
+
+// TestOfflineVectors: the key id and secret derive from the API key, the
+// key signs the claims into the token, the URLs carry it, and a verifier
+// that knows only the key's offline secret accepts exactly what the checks
+// say.
+func TestOfflineVectors(t *testing.T) {
+	f := readVectors(t)
+	if len(f.Offline) < 11 {
+		t.Fatalf("only %d offline vectors", len(f.Offline))
+	}
+	for _, vec := range f.Offline {
+		t.Run(vec.Name, func(t *testing.T) {
+			in := vec.Inputs
+			if got := KeyIDOf(vec.APIKey); got != vec.KeyID {
+				t.Fatalf("KeyIDOf = %q, want %q", got, vec.KeyID)
+			}
+			if got := hex.EncodeToString(OfflineSecret(vec.APIKey)); got != vec.SecretHex {
+				t.Fatalf("OfflineSecret = %s, want %s", got, vec.SecretHex)
+			}
+			k := mustOfflineKey(t, vec.APIKey)
+			id, err := ParseURLID(in.URLID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := Claims{IssuedAt: in.Now, ExpiresAt: in.Now + in.ExpiresIn, ID: id, Prefix: vec.Claims.Prefix, Policy: in.Policies.policy(t)}
+			if c.IssuedAt != vec.Claims.IssuedAt || c.ExpiresAt != vec.Claims.ExpiresAt {
+				t.Fatalf("claims times %d-%d, want %d-%d", c.IssuedAt, c.ExpiresAt, vec.Claims.IssuedAt, vec.Claims.ExpiresAt)
+			}
+			u, err := url.Parse(vec.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signed := Target{Host: u.Host, Method: "GET", Path: u.Path, RawQuery: StripParam(u.RawQuery, in.Param)}
+			if c.Prefix != "" {
+				signed.Path, signed.RawQuery = c.Prefix, ""
+			}
+			tok, err := k.Sign(c, signed)
+			if err != nil || tok != vec.Token {
+				t.Fatalf("Sign = %q, %v\nwant %s", tok, err, vec.Token)
+			}
+			if got := QueryToken(u.RawQuery, in.Param); got != tok {
+				t.Fatalf("the URL carries %q", got)
+			}
+			raw, _ := base64.RawURLEncoding.DecodeString(tok)
+			msg, _ := hex.DecodeString(vec.MACInputHex)
+			m := hmac.New(sha256.New, OfflineSecret(vec.APIKey))
+			m.Write(msg)
+			if !hmac.Equal(m.Sum(nil), raw[len(raw)-tagLen:]) {
+				t.Error("tag is not HMAC-SHA256(offline secret, MAC input)")
+			}
+			if c.Prefix != "" {
+				pu, err := url.Parse(vec.PathURL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ptok, rest, _, err := NewPathForm(in.API).Cut(pu.Path, pu.RawPath)
+				if err != nil || ptok != tok || rest != u.Path {
+					t.Fatalf("path_url %s: token %q rest %q: %v", vec.PathURL, ptok, rest, err)
+				}
+			}
+			// A verifier holding this key's secret, and a ring secret with
+			// the key's id that must never be used for it.
+			want := c
+			want.KeyID, want.SecretID, want.SignedExpiresAt = k.KeyID(), k.KeyID(), c.ExpiresAt
+			for i, chk := range vec.Checks {
+				v := mustVerifierOpts(t, in.Param, time.Duration(chk.SkewSeconds)*time.Second, []Option{WithOfflineKeys(func(id KeyRef) *OfflineKey {
+					if id.String() == k.KeyID() {
+						return k
+					}
+					return nil
+				})}, testSecret(k.KeyID(), 9))
+				got, err := v.Verify(reqTarget(t, chk.Method, chk.Host, chk.RequestURI), time.Unix(chk.Now, 0))
+				wantErr := errNames[chk.Error]
+				if !errors.Is(err, wantErr) || (wantErr == nil) != (err == nil) {
+					t.Errorf("check %d (%s): err = %v, want %v", i, chk.RequestURI, err, wantErr)
+					continue
+				}
+				if err == nil && got != want {
+					t.Errorf("check %d: claims %+v, want %+v", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestSignedURLVectors(t *testing.T) {
+	f := readVectors(t)
+	if len(f.Vectors) < 23 {
 		t.Fatalf("only %d vectors", len(f.Vectors))
 	}
 	for _, vec := range f.Vectors {
