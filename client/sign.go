@@ -324,7 +324,8 @@ func (s *Signer) prepare(r *signing, baseURL, path string, expiresIn time.Durati
 		return fmt.Errorf("client: param: the signature parameter must be 1-64 characters of A-Z a-z 0-9 - . _ ~ (got %q)", clip(o.param))
 	}
 	r.param = o.param
-	if o.pathForm {
+	r.api = DefaultAPI
+	if o.api != DefaultAPI {
 		if r.api, err = checkAPI(o.api); err != nil {
 			return err
 		}
@@ -540,11 +541,7 @@ func (r *signing) queryURL(tok string) string {
 // pathURL returns a folder link's path form:
 // base + api + "/t/" + token + escape(prefix).
 func (r *signing) pathURL(tok string) string {
-	prefix := r.claims.Prefix
-	api := r.api
-	if api == "" {
-		api = DefaultAPI
-	}
+	prefix, api := r.claims.Prefix, r.api
 	var b strings.Builder
 	b.Grow(len(r.base) + escapedLen(api, '/') + 3 + len(tok) + escapedLen(prefix, '/'))
 	b.WriteString(r.base)

@@ -1,8 +1,11 @@
 package client
 
 import (
+	"bufio"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -95,20 +98,47 @@ type offlineVector struct {
 	KeyID     string `json:"key_id"`
 	SecretHex string `json:"secret_hex"`
 	Inputs    struct {
-		BaseURL   string          `json:"base_url"`
-		Path      string          `json:"path"`
-		Query     json.RawMessage `json:"query"`
-		Folder    bool            `json:"folder"`
-		Now       int64           `json:"now"`
-		ExpiresIn int64           `json:"expires_in"`
-		URLID     string          `json:"url_id"`
-		Param     string          `json:"param"`
-		API       string          `json:"api"`
-		Policies  vectorPolicy    `json:"policies"`
+		BaseURL    string          `json:"base_url"`
+		Path       string          `json:"path"`
+		Query      json.RawMessage `json:"query"`
+		QueryPairs [][]string      `json:"query_pairs"`
+		Folder     bool            `json:"folder"`
+		Now        int64           `json:"now"`
+		ExpiresIn  int64           `json:"expires_in"`
+		URLID      string          `json:"url_id"`
+		Param      string          `json:"param"`
+		API        string          `json:"api"`
+		Policies   vectorPolicy    `json:"policies"`
 	} `json:"inputs"`
-	Token   string `json:"token"`
-	URL     string `json:"url"`
-	PathURL string `json:"path_url"`
+	Claims struct {
+		ExpiresAt int64  `json:"expires_at"`
+		IssuedAt  int64  `json:"issued_at"`
+		Prefix    string `json:"prefix"`
+	} `json:"claims"`
+	Token   string        `json:"token"`
+	URL     string        `json:"url"`
+	PathURL string        `json:"path_url"`
+	Checks  []vectorCheck `json:"checks"`
+}
+
+type vectorCheck struct {
+	Method      string `json:"method"`
+	Host        string `json:"host"`
+	RequestURI  string `json:"request_uri"`
+	Now         int64  `json:"now"`
+	SkewSeconds int64  `json:"skew_seconds"`
+	Error       string `json:"error"`
+}
+
+var errNames = map[string]error{
+	"":                   nil,
+	"malformed":          verifier.ErrMalformedToken,
+	"bad_signature":      verifier.ErrBadSignature,
+	"expired":            verifier.ErrExpired,
+	"not_yet_valid":      verifier.ErrNotYetValid,
+	"method_not_allowed": verifier.ErrMethodNotAllowed,
+	"no_token":           verifier.ErrNoToken,
+	"ambiguous_path":     verifier.ErrAmbiguousPath,
 }
 
 // queryOptions reads an offline vector's query: absent or null (none), a
@@ -244,8 +274,8 @@ func TestVectors(t *testing.T) {
 // derived key id and secret, the token, the URL and the path form.
 func TestOfflineVectors(t *testing.T) {
 	f := readVectors(t)
-	if len(f.Offline) == 0 {
-		t.Skip("the vectors file has no offline section yet")
+	if len(f.Offline) < 11 {
+		t.Fatalf("only %d offline vectors", len(f.Offline))
 	}
 	for _, vec := range f.Offline {
 		t.Run(vec.Name, func(t *testing.T) {
@@ -276,6 +306,12 @@ func TestOfflineVectors(t *testing.T) {
 				opts = append(opts, API(in.API))
 			}
 			opts = append(opts, queryOptions(t, in.Query)...)
+			for _, p := range in.QueryPairs {
+				if len(p) != 2 {
+					t.Fatalf("query pair %q", p)
+				}
+				opts = append(opts, QueryPair(p[0], p[1]))
+			}
 			opts = append(opts, in.Policies.options()...)
 			life := time.Duration(in.ExpiresIn) * time.Second
 
@@ -300,8 +336,59 @@ func TestOfflineVectors(t *testing.T) {
 					t.Fatalf("path form:\n got %s %v\nwant %s", pf, err, vec.PathURL)
 				}
 			}
+			grants := in.Path
+			if in.Folder && !strings.HasSuffix(grants, "/") {
+				grants += "/"
+			}
+			if link.Path != grants || link.ExpiresAt.Unix() != vec.Claims.ExpiresAt || vec.Claims.IssuedAt != in.Now ||
+				link.ID != in.URLID || (in.Folder && vec.Claims.Prefix != grants) {
+				t.Fatalf("link %+v, claims %+v", link, vec.Claims)
+			}
+
+			// The checks, with a verifier that knows only this key.
+			k, err := verifier.OfflineKeyOf(vec.APIKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, ch := range vec.Checks {
+				v, err := verifier.NewVerifier([]verifier.Secret{{ID: "unrelated", Key: make([]byte, 32)}}, param,
+					time.Duration(ch.SkewSeconds)*time.Second,
+					verifier.WithOfflineKeys(func(verifier.KeyRef) *verifier.OfflineKey { return k }))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(ch.Method + " " + ch.RequestURI + " HTTP/1.1\r\nHost: " + ch.Host + "\r\n\r\n")))
+				if err != nil {
+					t.Fatalf("check %d: %v", i, err)
+				}
+				tg := verifier.Target{Host: req.Host, Method: req.Method, Path: req.URL.Path, RawPath: req.URL.RawPath, RawQuery: req.URL.RawQuery}
+				var c verifier.Claims
+				if pf := verifier.NewPathForm(apiOr(in.API)); pf.Is(tg.Path) {
+					tok, rest, restRaw, cerr := pf.Cut(tg.Path, tg.RawPath)
+					if err = cerr; err == nil {
+						tg.Path, tg.RawPath = rest, restRaw
+						c, err = v.VerifyToken(tok, tg, time.Unix(ch.Now, 0))
+					}
+				} else {
+					c, err = v.Verify(tg, time.Unix(ch.Now, 0))
+				}
+				want, ok := errNames[ch.Error]
+				if !ok {
+					t.Fatalf("check %d: unknown error %q", i, ch.Error)
+				}
+				if !errors.Is(err, want) || (want == nil && (!c.KeySigned() || c.KeyID != vec.KeyID || c.Prefix != vec.Claims.Prefix)) {
+					t.Errorf("check %d %s %s at %d: %v %+v, want %q", i, ch.Method, ch.RequestURI, ch.Now, err, c, ch.Error)
+				}
+			}
 		})
 	}
+}
+
+func apiOr(api string) string {
+	if api == "" {
+		return DefaultAPI
+	}
+	return api
 }
 
 // tokenOf returns the token in the query of the URL u.
