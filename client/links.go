@@ -107,7 +107,7 @@ func (c *Client) DeleteLink(ctx context.Context, id string) (*Link, error) {
 
 // RevokeLinks revokes every unexpired link in the ledger that s selects
 // and the client's key may see (POST {api}/links/revoke), and returns how
-// many it revoked (those revoked already included).
+// many it revoked; links revoked already are not counted again.
 func (c *Client) RevokeLinks(ctx context.Context, s LinkSelection) (int, error) {
 	var out struct {
 		Revoked int `json:"revoked"`
