@@ -82,13 +82,16 @@ type SignedURL struct {
 // Access is what a key may do now: for a user key, its user's scopes and
 // permission narrowed by its own.
 type Access struct {
-	Scopes      []string `json:"scopes"`
-	Permissions string   `json:"permissions"`
+	// Scopes are the path prefixes the key reaches now ([] for none).
+	Scopes []string `json:"scopes"`
+	// Permissions is "none", "read", "sign" or "admin".
+	Permissions string `json:"permissions"`
 }
 
 // Key is an API key as the key API shows it; its value is never shown
 // after creation.
 type Key struct {
+	// ID is the key's id, key_ and 16 characters; public, not a secret.
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	// Type is "secret" (sk_…) or "public" (pk_…).
@@ -100,10 +103,12 @@ type Key struct {
 	Scopes      []string `json:"scopes"`
 	Permissions string   `json:"permissions"`
 	// Hint is the last 4 characters of the value.
-	Hint       string     `json:"hint"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	Hint      string    `json:"hint"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// ExpiresAt is nil for a key that does not expire.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// LastUsedAt is nil until the key is first used.
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	// OfflineSigning reports whether the key signs links itself (see
 	// Signer).
@@ -121,14 +126,22 @@ type CreatedKey struct {
 // NewKey is the body of a key creation (Client.CreateKey). Zero fields
 // are left out and take the server's defaults.
 type NewKey struct {
+	// Name is required: 1-200 bytes of UTF-8.
 	Name string `json:"name"`
 	// Type is "secret" (default) or "public".
 	Type string `json:"type,omitempty"`
-	// User makes a user key of an existing user.
-	User        string     `json:"user,omitempty"`
-	Scopes      []string   `json:"scopes,omitempty"`
-	Permissions string     `json:"permissions,omitempty"`
-	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	// User makes a user key of an existing user; without Scopes and
+	// Permissions it follows its user.
+	User string `json:"user,omitempty"`
+	// Scopes are path prefixes such as /reports/ (default / for a
+	// site-wide key).
+	Scopes []string `json:"scopes,omitempty"`
+	// Permissions is "none", "read", "sign" or "admin" (default read
+	// for a site-wide key; a user key follows its user).
+	Permissions string `json:"permissions,omitempty"`
+	// ExpiresAt is a time in the future, or nil for a key that does not
+	// expire.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// OfflineSigning gives the key an offline signing secret derived from
 	// its value, so the application signs links with it (NewSigner).
 	// Only for a secret key that may sign.
@@ -138,11 +151,13 @@ type NewKey struct {
 // KeyUpdate is the body of a key change (Client.UpdateKey): nil fields
 // stay as they are. Use Ptr for the pointers.
 type KeyUpdate struct {
+	// Name renames the key.
 	Name *string
 	// User moves the key to another user; Ptr("") makes it site-wide.
 	User *string
 	// Scopes replaces the key's own scopes when not nil.
-	Scopes      []string
+	Scopes []string
+	// Permissions sets the key's own permission.
 	Permissions *string
 	// ExpiresAt sets a new expiry; ClearExpiry removes it.
 	ExpiresAt   *time.Time
@@ -187,9 +202,15 @@ func Ptr[T any](v T) *T { return &v }
 
 // User is a user of the site: its keys act as the user.
 type User struct {
-	Name        string    `json:"name"`
-	Scopes      []string  `json:"scopes"`
-	Permissions string    `json:"permissions"`
+	// Name is the user's id.
+	Name string `json:"name"`
+	// Scopes are the user's home folders (["/"] for a site
+	// administrator).
+	Scopes []string `json:"scopes"`
+	// Permissions is "none" (disabled), "read", "sign" or "admin" (a
+	// site administrator).
+	Permissions string `json:"permissions"`
+	// SelfService lets the user's secret keys manage the user's keys.
 	SelfService bool      `json:"self_service"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
@@ -208,6 +229,7 @@ type NewUser struct {
 // UserUpdate is the body of a user change (Client.UpdateUser): nil
 // fields stay as they are.
 type UserUpdate struct {
+	// Scopes replaces the user's scopes when not empty.
 	Scopes      []string `json:"scopes,omitempty"`
 	Permissions *string  `json:"permissions,omitempty"`
 	SelfService *bool    `json:"self_service,omitempty"`
@@ -233,7 +255,10 @@ type LinkPolicy struct {
 
 // Link is a link in the server's ledger. Its URL is not stored.
 type Link struct {
-	ID     string `json:"id"`
+	// ID is the link's id, the ID of the signing answer.
+	ID string `json:"id"`
+	// Path is what the link grants, decoded: the file, or the folder
+	// ending in "/" (Folder).
 	Path   string `json:"path"`
 	Folder bool   `json:"folder"`
 	// KeyID is the issuing key, "" for the operator; User its user when
@@ -244,9 +269,12 @@ type Link struct {
 	// ExpiresAt is the expiry in force (moved by UpdateLink, if it was).
 	ExpiresAt time.Time  `json:"expires_at"`
 	Policy    LinkPolicy `json:"policy"`
-	Uses      int        `json:"uses"`
-	LastUsed  *time.Time `json:"last_used"`
-	Revoked   bool       `json:"revoked"`
+	// Uses are the downloads counted; LastUsed is the latest (nil
+	// before the first).
+	Uses     int        `json:"uses"`
+	LastUsed *time.Time `json:"last_used"`
+	// Revoked reports whether a revocation covers the link.
+	Revoked bool `json:"revoked"`
 	// Active is true while the link is not revoked and has uses left.
 	Active bool `json:"active"`
 }
@@ -255,7 +283,8 @@ type Link struct {
 // not filter.
 type LinkFilter struct {
 	// Path selects links whose path is this prefix or under it.
-	Path  string
+	Path string
+	// KeyID selects the links a key issued, User those of a user's keys.
 	KeyID string
 	User  string
 	// Active selects active links (Ptr(true)) or the others (Ptr(false)).
@@ -300,10 +329,13 @@ func (u LinkUpdate) MarshalJSON() ([]byte, error) {
 // LinkSelection selects links to revoke (Client.RevokeLinks): the
 // filters combined, or All for every link the caller may see.
 type LinkSelection struct {
-	Path  string `json:"path,omitempty"`
+	// Path selects links whose path is this prefix or under it (no ';').
+	Path string `json:"path,omitempty"`
+	// KeyID selects the links a key issued, User those of a user's keys.
 	KeyID string `json:"key_id,omitempty"`
 	User  string `json:"user,omitempty"`
-	All   bool   `json:"all,omitempty"`
+	// All selects every link the caller may see; needed without a filter.
+	All bool `json:"all,omitempty"`
 }
 
 // Revocation names what to revoke (Client.Revoke): exactly one field.
