@@ -426,7 +426,11 @@ func printKeyTable(w io.Writer, keys []keyView) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tUSER\tPERMISSIONS\tSCOPES\tEXPIRES\tLAST USED\tHINT")
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t…%s\n", k.ID, k.Name, k.Type, dash(k.User),
+		typ := string(k.Type)
+		if k.OfflineSigning {
+			typ += ",offline"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t…%s\n", k.ID, k.Name, typ, dash(k.User),
 			k.Access.Permissions, strings.Join(k.Access.Scopes, ","), timeOrDash(k.ExpiresAt), timeOrDash(k.LastUsedAt), k.Hint)
 	}
 	_ = tw.Flush()

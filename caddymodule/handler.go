@@ -537,7 +537,8 @@ func (h *Handler) serveLink(w http.ResponseWriter, r *http.Request, dc decision,
 // the store already.
 func (h *Handler) serveClean(w http.ResponseWriter, r *http.Request, dc decision, next caddyhttp.Handler, u linkUse) error {
 	c, d := u.c, u.d
-	if c.Policy.MaxUses == 0 && r.Method == http.MethodGet && !resumesDownload(r.Header["Range"]) {
+	if c.Policy.MaxUses == 0 && r.Method == http.MethodGet && !c.KeySigned() && !resumesDownload(r.Header["Range"]) {
+		// Links signed offline are not in the ledger: nothing to count.
 		u.st.backend.cache.CountUse(c.ID, u.now)
 	}
 	switch {

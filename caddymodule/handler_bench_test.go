@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-signet/signet/internal/redistest"
 	"github.com/caddy-signet/signet/rules"
+	"github.com/caddy-signet/signet/verifier"
 )
 
 // benchRequest runs serve b.N times on a request as Caddy hands it to a
@@ -80,6 +81,22 @@ func BenchmarkSignedURL(b *testing.B) {
 	s := newTestSite(b, nil, nil)
 	k, _ := s.key(b, rules.NewKeyRequest{Scopes: []string{"/reports/"}, Permissions: "sign"})
 	link := s.sign(b, "files.example.com", "/reports/2026/q1.pdf", k, time.Hour)
+	benchRequest(b, link, nil, func(w http.ResponseWriter, r *http.Request) error {
+		err := s.h.ServeHTTP(w, r, bareNext)
+		if r.URL.RawQuery != "" {
+			b.Fatal("signature not stripped")
+		}
+		return err
+	})
+}
+
+// BenchmarkOfflineURL is BenchmarkSignedURL for a link the key signed
+// itself (offline signing): the secret comes from the key's entry in the
+// view, the rest is the same.
+func BenchmarkOfflineURL(b *testing.B) {
+	s := newTestSite(b, nil, nil)
+	_, token := s.key(b, rules.NewKeyRequest{Scopes: []string{"/reports/"}, Permissions: "sign", OfflineSigning: true})
+	link := offlineLink(b, token, "/reports/2026/q1.pdf", false, verifier.Policy{}, time.Now(), time.Hour)
 	benchRequest(b, link, nil, func(w http.ResponseWriter, r *http.Request) error {
 		err := s.h.ServeHTTP(w, r, bareNext)
 		if r.URL.RawQuery != "" {

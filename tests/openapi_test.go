@@ -548,6 +548,7 @@ var oaCases = map[string]oaCase{
 		return oaRequest{body: map[string]any{
 			"name": "oa everything", "type": "secret", "user": "bob", "scopes": []string{"/bob/"},
 			"permissions": "sign", "expires_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339),
+			"offline_signing": true,
 		}}
 	}},
 	"POST /signet/keys 400":       {req: func(e *oaEnv) oaRequest { return oaRequest{body: map[string]any{"name": ""}} }},
@@ -630,7 +631,7 @@ var oaCases = map[string]oaCase{
 // oaURLID is a well-formed signed URL id that no URL has.
 const oaURLID = "AAAAAAAAAAAAAAAAAAAAAA"
 
-var oaFullPatch = map[string]any{"name": "oa patched", "user": "carol", "scopes": []string{"/carol/"}, "permissions": "read", "expires_at": nil}
+var oaFullPatch = map[string]any{"name": "oa patched", "user": "carol", "scopes": []string{"/carol/"}, "permissions": "read", "expires_at": nil, "offline_signing": false}
 
 func (e *oaEnv) id(k createdKey) map[string]string { return map[string]string{"id": k.ID} }
 

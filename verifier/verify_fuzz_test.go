@@ -417,7 +417,22 @@ func FuzzVerify(f *testing.F) {
 	f.Add("GET", "h", "/f", "", craftQ(append(constraint(constraintMaxUses, "\x00\x00\x00\x01"), constraint(constraintDisposition, "\x01")...), "/f"), int64(0))
 	f.Add("GET", "h", "/f", "", craftQ(constraint(constraintClientCIDR, "\x0a\x00\x00\x01\x08"), "/f"), int64(0))
 
-	v := mustVerifier(f, "", 30*time.Second, fuzzRing...)
+	// A key-signed token (offline signing), and the key's secret under the
+	// ring's first id.
+	offline := mustOfflineKey(f, testAPIKey)
+	offlineSecret := Secret{ID: offline.KeyID(), Key: OfflineSecret(testAPIKey)}
+	kc := testClaims()
+	kc.KeyID = offline.KeyID()
+	f.Add("GET", "h", "/f", "", "sig="+mustSign(f, offlineSecret, kc, Target{Host: "h", Method: "GET", Path: "/f"}), int64(0))
+	kc.KeyID = fuzzS1.ID
+	f.Add("GET", "h", "/f", "", "sig="+mustSign(f, Secret{ID: fuzzS1.ID, Key: OfflineSecret(testAPIKey)}, kc, Target{Host: "h", Method: "GET", Path: "/f"}), int64(0))
+
+	v := mustVerifierOpts(f, "", 30*time.Second, []Option{WithOfflineKeys(func(id KeyRef) *OfflineKey {
+		if id.String() == offline.KeyID() {
+			return offline
+		}
+		return nil
+	})}, fuzzRing...)
 	f.Fuzz(func(t *testing.T, method, host, path, rawPath, query string, dt int64) {
 		tg := Target{Host: host, Method: method, Path: path, RawPath: rawPath, RawQuery: query}
 		now := testNow.Add(time.Duration(dt) * time.Second)
@@ -440,9 +455,15 @@ func FuzzVerify(f *testing.F) {
 		}
 		var s Secret
 		for _, r := range fuzzRing {
-			if r.ID == c.SecretID {
+			if r.ID == c.SecretID && !c.KeySigned() {
 				s = r
 			}
+		}
+		if c.KeySigned() {
+			if c.KeyID != offline.KeyID() {
+				t.Fatalf("accepted a token signed by the unknown key %q", c.KeyID)
+			}
+			s = offlineSecret
 		}
 		tg.RawQuery = StripParam(query, DefaultParam)
 		if c.Prefix != "" {
