@@ -470,7 +470,7 @@ func TestGoClientAPI(t *testing.T) {
 	expectErr("no such key", err, client.ErrNotFound, "not_found", "")
 
 	// 401: a malformed key, an unknown one, a deleted one.
-	for what, key := range map[string]string{"no key": "", "malformed": "sk_nonsense", "unknown": mustKeyToken(t)} {
+	for what, key := range map[string]string{"no key": "", "malformed": "sk_nonsense", "unknown": gcKeyToken(t)} {
 		_, err := client.New(s.site, key).ListKeys(ctx)
 		expectErr("401, "+what, err, client.ErrUnauthorized, "unauthorized", "")
 	}
@@ -690,7 +690,7 @@ func (g gcRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func mustKeyToken(t *testing.T) string {
+func gcKeyToken(t *testing.T) string {
 	t.Helper()
 	k, err := verifier.NewKeyToken(verifier.KeySecret)
 	if err != nil {
