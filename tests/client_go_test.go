@@ -594,9 +594,8 @@ func TestGoClientAPI(t *testing.T) {
 		t.Fatalf("revoke link: %+v %v", revoked, err)
 	}
 	gcRefused(t, "revoked through the links API", link.URL, 403, "revoked")
-	// Six links of alice's, one revoked already: the server counts each
-	// link once (docs/reference.md and openapi.yaml say those revoked
-	// already count again; the server does not, since 2203a9e).
+	// Six links of alice's, one revoked already: only the five revoked
+	// now are counted.
 	n, err := ac.RevokeLinks(ctx, client.LinkSelection{User: "alice"})
 	if err != nil || n != 5 {
 		t.Fatalf("bulk revoke: %d %v", n, err)
