@@ -1,12 +1,14 @@
 package client
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"mime"
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddy-signet/signet/verifier"
@@ -64,14 +66,37 @@ func NewSigner(key string) (*Signer, error) {
 func (s *Signer) KeyID() string { return s.keyID }
 
 // SignURL signs a link to path on the server at baseURL with key and
-// returns its URL. It derives the key on every call; to sign many links,
-// make a Signer once with NewSigner and call its SignURL.
+// returns its URL. It keeps the Signer of the last key it was given, so a
+// loop over one key derives it once; with several keys, make a Signer
+// for each with NewSigner and call its SignURL.
 func SignURL(baseURL, path, key string, expiresIn time.Duration, opts ...Option) (string, error) {
-	s, err := NewSigner(key)
+	s, err := lastSigner(key)
 	if err != nil {
 		return "", err
 	}
 	return s.SignURL(baseURL, path, expiresIn, opts...)
+}
+
+// last is the Signer SignURL made most recently, with its key.
+var last atomic.Pointer[keyedSigner]
+
+type keyedSigner struct {
+	key string
+	s   *Signer
+}
+
+// lastSigner returns the Signer of key: the last one if it is key's
+// (compared in constant time), else a new one, which it keeps.
+func lastSigner(key string) (*Signer, error) {
+	if l := last.Load(); l != nil && len(l.key) == len(key) && subtle.ConstantTimeCompare([]byte(l.key), []byte(key)) == 1 {
+		return l.s, nil
+	}
+	s, err := NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	last.Store(&keyedSigner{key: key, s: s})
+	return s, nil
 }
 
 // SignURL signs a link to path, valid for expiresIn from now, and returns

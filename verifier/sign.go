@@ -62,7 +62,7 @@ func sign(ms *macState, c *Claims, t Target) (string, error) {
 		return "", ErrMethodNotAllowed
 	}
 	switch {
-	case len(t.Host) > MaxHostLen || len(appendHost(nil, t.Host)) == 0:
+	case len(t.Host) > MaxHostLen || t.Host == ":80" || t.Host == ":443" || t.Host == "":
 		return "", fmt.Errorf("cannot sign: host missing or longer than %d bytes", MaxHostLen)
 	case len(t.Path) > MaxPathLen || len(t.RawPath) > MaxPathLen:
 		return "", fmt.Errorf("cannot sign: path longer than %d bytes", MaxPathLen)
