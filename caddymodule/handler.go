@@ -488,8 +488,14 @@ func (h *Handler) linkValid(st *running, c *verifier.Claims, path string, now ti
 		if c.Prefix != "" {
 			grant = c.Prefix
 		}
+		// A key-signed link's entry came with its secret; any other's
+		// issuing key is looked up.
+		e, _ := c.Offline.Owner().(*keystore.Entry)
+		if e == nil {
+			e = cache.ByID(c.KeyID)
+		}
 		var why string
-		if d, why = vouching(cache, c.KeyID, grant, now); why != "" {
+		if d, why = vouchingEntry(e, grant, now); why != "" {
 			return nil, &apiError{status: http.StatusForbidden, code: "revoked", msg: why, reason: "revoked"}
 		}
 	}
@@ -513,7 +519,11 @@ type linkUse struct {
 // says why it no longer vouches for it ("" when it does; rules.Vouches). It
 // returns the key's derived values, nil once the key is deleted.
 func vouching(cache *keystore.Cache, keyID, grant string, now time.Time) (*derived, string) {
-	e := cache.ByID(keyID)
+	return vouchingEntry(cache.ByID(keyID), grant, now)
+}
+
+// vouchingEntry is vouching for the key's entry e (nil: deleted).
+func vouchingEntry(e *keystore.Entry, grant string, now time.Time) (*derived, string) {
 	if e == nil {
 		return nil, rules.Vouches(nil, rules.Access{}, grant, now)
 	}

@@ -25,7 +25,7 @@ type Entry struct {
 	// pre-boxed placeholder values here). Set by CacheOptions.Derive.
 	Any any
 	// Offline verifies the links the key signs itself: nil unless the
-	// key has an offline secret.
+	// key has an offline secret. Its Owner is the entry.
 	Offline *verifier.OfflineKey
 
 	expires  int64        // unix nanoseconds; 0 = never
@@ -362,7 +362,7 @@ func (c *Cache) newEntry(k *Key, u *User, prev *Entry) *Entry {
 	}
 	if k.OfflineSecret != nil {
 		// The store checked the length; an id it holds is valid.
-		e.Offline, _ = verifier.NewOfflineKey(k.ID, k.OfflineSecret)
+		e.Offline, _ = verifier.NewOfflineKey(k.ID, k.OfflineSecret, e)
 	}
 	if prev != nil {
 		e.lastUsed.Store(prev.lastUsed.Load())

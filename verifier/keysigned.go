@@ -53,21 +53,33 @@ func OfflineSecret(token string) []byte {
 // server verifies them (WithOfflineKeys). It is immutable and safe for
 // concurrent use.
 type OfflineKey struct {
-	rs ringSecret
+	rs    ringSecret
+	owner any
 }
 
 // NewOfflineKey returns the OfflineKey of the key keyID (a valid secret id:
 // 1–32 characters of [A-Za-z0-9_-]) with the given secret (at least
 // MinSecretLen bytes, copied), as a server that stored OfflineSecret has
-// it.
-func NewOfflineKey(keyID string, secret []byte) (*OfflineKey, error) {
+// it. owner is what Owner returns (nil is fine): a server keeps there its
+// record of the key, which Verify hands back with the claims
+// (Claims.Offline), so the caller need not look the key up again.
+func NewOfflineKey(keyID string, secret []byte, owner any) (*OfflineKey, error) {
 	s := Secret{ID: keyID, Key: secret}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	ks := &OfflineKey{}
+	ks := &OfflineKey{owner: owner}
 	ks.rs.init(s)
 	return ks, nil
+}
+
+// Owner returns the owner given to NewOfflineKey; nil for a nil ks (the
+// claims of a token the ring signed).
+func (ks *OfflineKey) Owner() any {
+	if ks == nil {
+		return nil
+	}
+	return ks.owner
 }
 
 // ErrNotSigningKey means a value given to OfflineKeyOf is not a secret API
@@ -84,7 +96,7 @@ func OfflineKeyOf(token string) (*OfflineKey, error) {
 	if typ != KeySecret {
 		return nil, ErrNotSigningKey
 	}
-	return NewOfflineKey(KeyIDOf(token), OfflineSecret(token))
+	return NewOfflineKey(KeyIDOf(token), OfflineSecret(token), nil)
 }
 
 // KeyID returns the id of the key.
@@ -133,19 +145,20 @@ func WithOfflineKeys(f func(id KeyRef) *OfflineKey) Option {
 func (c *Claims) KeySigned() bool { return c.KeyID != "" && c.SecretID == c.KeyID }
 
 // secretFor returns the secret that verifies a token with parts p: the
-// key's own for a key-signed token, else the ring's entry; nil if none.
-func (v *Verifier) secretFor(p *tokenParts) *ringSecret {
+// key's own for a key-signed token (with the key), else the ring's entry;
+// nil if none.
+func (v *Verifier) secretFor(p *tokenParts) (*ringSecret, *OfflineKey) {
 	if len(p.keyID) == 0 || !bytes.Equal(p.secretID, p.keyID) {
-		return v.ring.find(p.secretID)
+		return v.ring.find(p.secretID), nil
 	}
 	if v.keys == nil {
-		return nil
+		return nil, nil
 	}
 	var ref KeyRef
 	copy(ref[:], p.secretID)
 	ks := v.keys(ref)
 	if ks == nil || ks.rs.id != string(p.secretID) {
-		return nil
+		return nil, nil
 	}
-	return &ks.rs
+	return &ks.rs, ks
 }

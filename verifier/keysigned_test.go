@@ -71,10 +71,10 @@ func TestOfflineKeyOfRefuses(t *testing.T) {
 			t.Errorf("OfflineKeyOf(%q) = %v, want ErrMalformedKey", tok, err)
 		}
 	}
-	if _, err := NewOfflineKey("key_x", make([]byte, 31)); err == nil {
+	if _, err := NewOfflineKey("key_x", make([]byte, 31), nil); err == nil {
 		t.Error("short secret accepted")
 	}
-	if _, err := NewOfflineKey("key x", make([]byte, 32)); err == nil {
+	if _, err := NewOfflineKey("key x", make([]byte, 32), nil); err == nil {
 		t.Error("bad id accepted")
 	}
 }
@@ -97,7 +97,7 @@ func TestVerifyKeySigned(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if got.KeyID != k.KeyID() || got.SecretID != k.KeyID() || !got.KeySigned() || got.Policy != c.Policy {
+	if got.KeyID != k.KeyID() || got.SecretID != k.KeyID() || !got.KeySigned() || got.Policy != c.Policy || got.Offline != k {
 		t.Fatalf("claims %+v", got)
 	}
 	// The same token made with Sign and the derived secret.
@@ -148,7 +148,7 @@ func TestVerifyRingWithOfflineKeys(t *testing.T) {
 	v := mustVerifierOpts(t, "", 0, []Option{WithOfflineKeys(func(KeyRef) *OfflineKey { calls++; return k })}, ring)
 	tg := signedTarget(t, ring, c, reqTarget(t, "GET", "files.example.com", "/a.pdf"))
 	got, err := v.Verify(tg, testNow)
-	if err != nil || got.KeySigned() || got.SecretID != ring.ID || calls != 0 {
+	if err != nil || got.KeySigned() || got.SecretID != ring.ID || got.Offline != nil || calls != 0 {
 		t.Fatalf("Verify = %+v, %v; hook calls %d", got, err, calls)
 	}
 	// The server's own signer refuses a key id equal to its secret id.

@@ -79,6 +79,10 @@ type Claims struct {
 	SecretID        string // id of the secret that signed
 	Prefix          string // "" = the token grants exactly Target.Path; else the granted path prefix
 	Policy          Policy // what the link asks of the response; the zero Policy = nothing
+	// Offline is the key's secret that verified a key-signed token (see
+	// KeySigned), as the WithOfflineKeys hook gave it; nil otherwise, and
+	// ignored by Sign.
+	Offline *OfflineKey
 }
 
 // appendSigned appends the token's version and payload (everything the tag

@@ -195,7 +195,7 @@ func TestOfflineVectors(t *testing.T) {
 			// A verifier holding this key's secret, and a ring secret with
 			// the key's id that must never be used for it.
 			want := c
-			want.KeyID, want.SecretID, want.SignedExpiresAt = k.KeyID(), k.KeyID(), c.ExpiresAt
+			want.KeyID, want.SecretID, want.SignedExpiresAt, want.Offline = k.KeyID(), k.KeyID(), c.ExpiresAt, k
 			for i, chk := range vec.Checks {
 				v := mustVerifierOpts(t, in.Param, time.Duration(chk.SkewSeconds)*time.Second, []Option{WithOfflineKeys(func(id KeyRef) *OfflineKey {
 					if id.String() == k.KeyID() {

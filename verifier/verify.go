@@ -152,7 +152,7 @@ func (v *Verifier) verify(tok string, t Target, now time.Time, folderOnly bool) 
 
 	// 5. Pick the secret by id (a key-signed token's is its key's); an
 	// unknown id is a bad signature.
-	rs := v.secretFor(&p)
+	rs, offline := v.secretFor(&p)
 	if rs == nil {
 		return Claims{}, ErrBadSignature
 	}
@@ -201,6 +201,7 @@ func (v *Verifier) verify(tok string, t Target, now time.Time, folderOnly bool) 
 		ID:              id,
 		KeyID:           v.names.get(p.keyID),
 		SecretID:        rs.id,
+		Offline:         offline,
 		Prefix:          v.names.get(cs.prefix),
 		Policy: Policy{
 			DownloadName: v.names.get(cs.name),
