@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-signet/signet/keystore"
 	"github.com/caddy-signet/signet/rules"
 	"github.com/caddy-signet/signet/verifier"
@@ -144,5 +146,26 @@ func TestOfflineSigningRules(t *testing.T) {
 	}
 	if err := apply(k); err == nil || !strings.Contains(err.Error(), "created") {
 		t.Errorf("turning offline signing on later: %v", err)
+	}
+}
+
+// TestOfflineMaxUsesRateLimited: recording an offline max_uses link at its
+// first use draws on its key's rate limit.
+func TestOfflineMaxUsesRateLimited(t *testing.T) {
+	s := newTestSite(t, nil, &Handler{RateLimitKey: &Rate{Events: 2, Window: caddy.Duration(time.Hour)}})
+	o := &origin{}
+	_, token := s.key(t, rules.NewKeyRequest{Scopes: []string{"/r/"}, Permissions: "sign", OfflineSigning: true})
+	now := time.Now()
+	var codes []int
+	for range 3 {
+		link := offlineLink(t, token, "/r/q.pdf", false, verifier.Policy{MaxUses: 5}, now, time.Hour)
+		w := s.serveWith(t, httptest.NewRequest("GET", link, nil), o)
+		codes = append(codes, w.Code)
+		if w.Code == 429 && w.Header().Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if codes[0] != 200 || codes[1] != 200 || codes[2] != 429 {
+		t.Fatalf("first uses of three offline max_uses links: %v, want 200 200 429", codes)
 	}
 }

@@ -182,6 +182,11 @@ func (h *Handler) serveCounted(pw *policyWriter, r *http.Request, dc decision, n
 	if errors.Is(err, keystore.ErrNotFound) && c.KeySigned() && !resume {
 		// A link its key signed offline is recorded at its first use, by
 		// whichever instance sees it first; then counted like any other.
+		// Each record draws on the key's rate limit, as signing it through
+		// the endpoint would, so a key cannot fill the ledger faster.
+		if allowed, wait := h.keyLimits.allow(c.KeyID, now); !allowed {
+			return h.fail(pw, r, dc, h.rateLimited(wait, "key"))
+		}
 		if err = cache.CreateLink(ctx, offlineRecord(cache, c, r.URL.Path)); err == nil || errors.Is(err, keystore.ErrExists) {
 			ok, uses, err = cache.UseLink(ctx, id, max, client, resume, maxUsesGrace, now)
 		}
