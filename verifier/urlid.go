@@ -17,12 +17,25 @@ const urlIDRawLen = len(URLID{})
 // decoding either.
 type URLID [16]byte
 
-// NewURLID returns a new random URL id: 16 bytes from crypto/rand.
+// NewURLID returns a new random URL id: 16 bytes from crypto/rand, drawn
+// again while the text form would start with "-" (one time in 64), so
+// that no id reads as a flag on a command line. Ids keep 127.9 bits of
+// randomness.
 func NewURLID() (URLID, error) {
 	var id URLID
-	_, err := rand.Read(id[:])
-	return id, err
+	for {
+		if _, err := rand.Read(id[:]); err != nil {
+			return id, err
+		}
+		if !id.dashFirst() {
+			return id, nil
+		}
+	}
 }
+
+// dashFirst reports whether the text form of id starts with "-": its
+// first six bits are 62.
+func (id URLID) dashFirst() bool { return id[0]>>2 == 62 }
 
 // ParseURLID decodes the text form of a URL id strictly: exactly 22
 // characters of the base64url alphabet with zero trailing bits, so each id

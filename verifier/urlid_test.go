@@ -51,3 +51,19 @@ func TestParseURLIDStrict(t *testing.T) {
 		t.Errorf("ParseURLID allocates %v times", n)
 	}
 }
+
+// TestNewURLIDNoDash: no new id's text starts with "-" (1 in 64 would).
+func TestNewURLIDNoDash(t *testing.T) {
+	for range 5000 {
+		id, err := NewURLID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := id.String(); s[0] == '-' {
+			t.Fatalf("NewURLID gave %s", s)
+		}
+	}
+	if !(URLID{0xf8}).dashFirst() || (URLID{0xfc}).dashFirst() || (URLID{0xf4}).dashFirst() {
+		t.Fatal("dashFirst is not the text's first character")
+	}
+}

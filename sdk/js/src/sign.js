@@ -162,14 +162,18 @@ const POOL_IDS = 256;
 const pool = Buffer.alloc(URL_ID_LEN * POOL_IDS);
 let poolAt = pool.length;
 
+// Ids whose text form would start with "-" (one time in 64) are drawn
+// again, so that no id reads as a flag on a command line.
 function randomURLId(dst, at) {
-  if (poolAt === pool.length) {
-    randomFillSync(pool);
-    poolAt = 0;
-  }
-  pool.copy(dst, at, poolAt, poolAt + URL_ID_LEN);
-  pool.fill(0, poolAt, poolAt + URL_ID_LEN); // no id stays in memory twice
-  poolAt += URL_ID_LEN;
+  do {
+    if (poolAt === pool.length) {
+      randomFillSync(pool);
+      poolAt = 0;
+    }
+    pool.copy(dst, at, poolAt, poolAt + URL_ID_LEN);
+    pool.fill(0, poolAt, poolAt + URL_ID_LEN); // no id stays in memory twice
+    poolAt += URL_ID_LEN;
+  } while (dst[at] >> 2 === 62);
 }
 
 // --- API keys --------------------------------------------------------------

@@ -692,7 +692,12 @@ _URL_ID_TEXT = re.compile(r"[A-Za-z0-9_-]{22}\Z")
 
 def _url_id(url_id: object) -> bytes:
     if url_id is None:
-        return os.urandom(16)
+        # Drawn again while the text form would start with "-" (one time in
+        # 64), so that no id reads as a flag on a command line.
+        while True:
+            b = os.urandom(16)
+            if b[0] >> 2 != 62:
+                return b
     if isinstance(url_id, (bytes, bytearray)):
         if len(url_id) != 16:
             raise ValueError("url_id: must be 16 bytes")
