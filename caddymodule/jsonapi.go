@@ -82,7 +82,7 @@ func toAPIError(err error, notFound string) *apiError {
 		// The store refused a record or a query the rules let through.
 		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: err.Error(), reason: "bad_request"}
 	case errors.Is(err, keystore.ErrUnavailable), errors.Is(err, keystore.ErrClosed), errors.Is(err, context.DeadlineExceeded):
-		return errStoreUnavailable
+		return storeUnavailable() // with Retry-After, as every store failure
 	}
 	return &apiError{status: http.StatusInternalServerError, code: codeInternal, msg: "internal error", reason: "internal"}
 }

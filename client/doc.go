@@ -15,8 +15,9 @@
 // the key value, and a link costs one HMAC, no network call. The server
 // checks such a link on every use as it checks the links it issues (the
 // key's scope, permission and expiry, the max_lifetime, revocations, the
-// policies' rules). Links signed offline are not in the server's ledger:
-// they cannot be listed or extended, and are revoked by id (their
+// policies' rules). Links signed offline are not in the server's ledger
+// (a max_uses one is recorded at its first use): they cannot be listed or
+// extended, and are revoked by id (their
 // SignedURL.ID), by key or by prefix with Client.Revoke, or all at once by
 // turning the key's offline signing off.
 //
