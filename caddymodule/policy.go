@@ -219,18 +219,17 @@ func (h *Handler) serveCounted(pw *policyWriter, r *http.Request, dc decision, n
 }
 
 // offlineRecord is the ledger record of a link its key signed offline
-// (claims c, verified for path), made when it is first used.
+// (claims c, verified for path), made when it is first used: no expiry of
+// it has moved, so c.ExpiresAt is the one signed.
 func offlineRecord(cache *keystore.Cache, c *verifier.Claims, path string) *keystore.Link {
-	exp := time.Unix(c.SignedExpiresAt, 0).UTC()
-	l := &keystore.Link{ID: c.ID.String(), Path: path, KeyID: c.KeyID, CreatedAt: time.Unix(c.IssuedAt, 0).UTC(),
-		ExpiresAt: exp, SignedExpiresAt: exp, Policy: ledgerPolicy(c.Policy)}
+	grant, user := path, ""
 	if c.Prefix != "" {
-		l.Path, l.Folder = c.Prefix, true
+		grant = c.Prefix
 	}
 	if e := cache.ByID(c.KeyID); e != nil {
-		l.User = e.Key.User
+		user = e.Key.User
 	}
-	return l
+	return ledgerRecord(c, grant, user)
 }
 
 var errUncounted = &apiError{status: http.StatusForbidden, code: "max_uses_reached", reason: "max_uses",

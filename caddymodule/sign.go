@@ -69,11 +69,11 @@ func (a *App) signURL(ctx context.Context, st *running, base *url.URL, api strin
 	if err != nil {
 		return signedURLResponse{}, err
 	}
-	l := &keystore.Link{ID: id.String(), Path: grant, Folder: folder, KeyID: keyID, CreatedAt: time.Unix(now.Unix(), 0).UTC(),
-		ExpiresAt: exp, SignedExpiresAt: exp, Policy: ledgerPolicy(spec.policy)}
+	var user string
 	if actor.Key != nil {
-		l.User = actor.Key.User
+		user = actor.Key.User
 	}
+	l := ledgerRecord(&c, grant, user)
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	if err := st.backend.cache.CreateLink(ctx, l); err != nil {
@@ -87,6 +87,15 @@ func (a *App) signURL(ctx context.Context, st *running, base *url.URL, api strin
 		resp.PathURL = strings.TrimSuffix(p.String(), "/") + verifier.NewPathForm(api).URLPath(token, grant)
 	}
 	return resp, nil
+}
+
+// ledgerRecord is the ledger record of the link with claims c (as
+// signed), granting grant (the file, or the folder prefix), issued by a
+// key of user ("" for none).
+func ledgerRecord(c *verifier.Claims, grant, user string) *keystore.Link {
+	exp := time.Unix(c.ExpiresAt, 0).UTC()
+	return &keystore.Link{ID: c.ID.String(), Path: grant, Folder: c.Prefix != "", KeyID: c.KeyID, User: user,
+		CreatedAt: time.Unix(c.IssuedAt, 0).UTC(), ExpiresAt: exp, SignedExpiresAt: exp, Policy: ledgerPolicy(c.Policy)}
 }
 
 // ledgerPolicy is p as the ledger records it.

@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"mime"
 	"net/url"
 	"sort"
 	"strings"
@@ -345,7 +344,7 @@ func (s *Signer) prepare(r *signing, baseURL, path string, expiresIn time.Durati
 	if err != nil {
 		return err
 	}
-	if !validParam(o.param) {
+	if !verifier.ValidParam(o.param) {
 		return fmt.Errorf("client: param: the signature parameter must be 1-64 characters of A-Z a-z 0-9 - . _ ~ (got %q)", clip(o.param))
 	}
 	r.param = o.param
@@ -370,7 +369,7 @@ func (s *Signer) prepare(r *signing, baseURL, path string, expiresIn time.Durati
 		if err := verifier.CheckContentType(o.contentType); err != nil {
 			return fmt.Errorf("client: content type: %w", err)
 		}
-		if activeContentType(o.contentType) {
+		if verifier.ActiveContentType(o.contentType) {
 			return errors.New("client: content type: types a browser runs as a page or a script (HTML, XHTML, SVG, XML, JavaScript) cannot be set by a link")
 		}
 		p.ContentType = o.contentType
@@ -631,37 +630,6 @@ func isUnreserved(c byte) bool {
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-// validParam reports whether name can be the signature parameter: 1-64
-// unreserved characters.
-func validParam(name string) bool {
-	if name == "" || len(name) > 64 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if !isUnreserved(name[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// activeContentType reports whether a browser would run a response of
-// type ct as a document or a script; the server refuses such types in a
-// link (the same rule as its signing endpoint's).
-func activeContentType(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return true
-	}
-	switch {
-	case strings.Contains(mt, "html"), strings.HasSuffix(mt, "/xml"), strings.HasSuffix(mt, "+xml"),
-		strings.Contains(mt, "javascript"), strings.Contains(mt, "ecmascript"), strings.HasPrefix(mt, "multipart/"),
-		mt == "text/xsl":
-		return true
-	}
-	return false
 }
 
 // clip shortens s for an error message.

@@ -3,15 +3,14 @@ package client
 import (
 	"bufio"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/caddy-signet/signet/internal/vectorfile"
 	"github.com/caddy-signet/signet/rules"
 	"github.com/caddy-signet/signet/verifier"
 )
@@ -22,45 +21,8 @@ import (
 
 const vectorsFile = "../verifier/testdata/signed-url-vectors.json"
 
-type vectorFile struct {
-	Vectors []vector        `json:"vectors"`
-	Offline []offlineVector `json:"offline"`
-}
-
-type vector struct {
-	Name   string `json:"name"`
-	Secret struct {
-		ID     string `json:"id"`
-		KeyHex string `json:"key_hex"`
-	} `json:"secret"`
-	Claims struct {
-		ExpiresAt int64        `json:"expires_at"`
-		IssuedAt  int64        `json:"issued_at"`
-		ID        string       `json:"id"`
-		KeyID     string       `json:"key_id"`
-		Prefix    string       `json:"prefix"`
-		Policy    vectorPolicy `json:"policy"`
-	} `json:"claims"`
-	Target struct {
-		Host     string `json:"host"`
-		Method   string `json:"method"`
-		Path     string `json:"path"`
-		RawPath  string `json:"raw_path"`
-		RawQuery string `json:"raw_query"`
-	} `json:"target"`
-	Token string `json:"token"`
-}
-
-type vectorPolicy struct {
-	DownloadName string `json:"download_name"`
-	Inline       bool   `json:"inline"`
-	ContentType  string `json:"content_type"`
-	MaxUses      int    `json:"max_uses"`
-	ClientCIDR   string `json:"client_cidr"`
-}
-
-// options returns the Options that set p.
-func (p vectorPolicy) options() []Option {
+// policyOptions returns the Options that set p.
+func policyOptions(p vectorfile.Policy) []Option {
 	var opts []Option
 	if p.DownloadName != "" {
 		opts = append(opts, DownloadName(p.DownloadName))
@@ -72,7 +34,7 @@ func (p vectorPolicy) options() []Option {
 		opts = append(opts, ContentType(p.ContentType))
 	}
 	if p.MaxUses != 0 {
-		opts = append(opts, MaxUses(p.MaxUses))
+		opts = append(opts, MaxUses(int(p.MaxUses)))
 	}
 	if p.ClientCIDR != "" {
 		opts = append(opts, ClientCIDR(p.ClientCIDR))
@@ -80,9 +42,10 @@ func (p vectorPolicy) options() []Option {
 	return opts
 }
 
-func (p vectorPolicy) policy(t *testing.T) verifier.Policy {
+// vectorPolicy is the verifier's Policy for p.
+func vectorPolicy(t *testing.T, p vectorfile.Policy) verifier.Policy {
 	t.Helper()
-	vp := verifier.Policy{DownloadName: p.DownloadName, Inline: p.Inline, ContentType: p.ContentType, MaxUses: uint32(p.MaxUses)}
+	vp := verifier.Policy{DownloadName: p.DownloadName, Inline: p.Inline, ContentType: p.ContentType, MaxUses: p.MaxUses}
 	if p.ClientCIDR != "" {
 		var err error
 		if vp.ClientCIDR, err = verifier.ParseClientCIDR(p.ClientCIDR); err != nil {
@@ -90,44 +53,6 @@ func (p vectorPolicy) policy(t *testing.T) verifier.Policy {
 		}
 	}
 	return vp
-}
-
-type offlineVector struct {
-	Name      string `json:"name"`
-	APIKey    string `json:"api_key"`
-	KeyID     string `json:"key_id"`
-	SecretHex string `json:"secret_hex"`
-	Inputs    struct {
-		BaseURL    string          `json:"base_url"`
-		Path       string          `json:"path"`
-		Query      json.RawMessage `json:"query"`
-		QueryPairs [][]string      `json:"query_pairs"`
-		Folder     bool            `json:"folder"`
-		Now        int64           `json:"now"`
-		ExpiresIn  int64           `json:"expires_in"`
-		URLID      string          `json:"url_id"`
-		Param      string          `json:"param"`
-		API        string          `json:"api"`
-		Policies   vectorPolicy    `json:"policies"`
-	} `json:"inputs"`
-	Claims struct {
-		ExpiresAt int64  `json:"expires_at"`
-		IssuedAt  int64  `json:"issued_at"`
-		Prefix    string `json:"prefix"`
-	} `json:"claims"`
-	Token   string        `json:"token"`
-	URL     string        `json:"url"`
-	PathURL string        `json:"path_url"`
-	Checks  []vectorCheck `json:"checks"`
-}
-
-type vectorCheck struct {
-	Method      string `json:"method"`
-	Host        string `json:"host"`
-	RequestURI  string `json:"request_uri"`
-	Now         int64  `json:"now"`
-	SkewSeconds int64  `json:"skew_seconds"`
-	Error       string `json:"error"`
 }
 
 var errNames = map[string]error{
@@ -141,50 +66,10 @@ var errNames = map[string]error{
 	"ambiguous_path":     verifier.ErrAmbiguousPath,
 }
 
-// queryOptions reads an offline vector's query: absent or null (none), a
-// string (RawQuery), or pairs given as [name, value] arrays or
-// {"name": …, "value": …} objects (QueryPair, in their order).
-func queryOptions(t *testing.T, raw json.RawMessage) []Option {
+func readVectors(t *testing.T) vectorfile.File {
 	t.Helper()
-	s := strings.TrimSpace(string(raw))
-	if s == "" || s == "null" {
-		return nil
-	}
-	var str string
-	if json.Unmarshal(raw, &str) == nil {
-		if str == "" {
-			return nil
-		}
-		return []Option{RawQuery(str)}
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		t.Fatalf("query %s: neither a string nor a list of pairs", raw)
-	}
-	var opts []Option
-	for _, it := range items {
-		var pair []string
-		if json.Unmarshal(it, &pair) == nil && len(pair) == 2 {
-			opts = append(opts, QueryPair(pair[0], pair[1]))
-			continue
-		}
-		var obj struct{ Name, Value string }
-		if err := json.Unmarshal(it, &obj); err != nil {
-			t.Fatalf("query pair %s: %v", it, err)
-		}
-		opts = append(opts, QueryPair(obj.Name, obj.Value))
-	}
-	return opts
-}
-
-func readVectors(t *testing.T) vectorFile {
-	t.Helper()
-	data, err := os.ReadFile(vectorsFile)
+	f, err := vectorfile.Read(vectorsFile)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var f vectorFile
-	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.Vectors) < 16 {
@@ -227,7 +112,7 @@ func TestVectors(t *testing.T) {
 
 			// The lowest level: claims and target as the vector gives them.
 			c := verifier.Claims{ExpiresAt: vec.Claims.ExpiresAt, IssuedAt: vec.Claims.IssuedAt, ID: id,
-				Prefix: vec.Claims.Prefix, Policy: vec.Claims.Policy.policy(t)}
+				Prefix: vec.Claims.Prefix, Policy: vectorPolicy(t, vec.Claims.Policy)}
 			tok, err := s.key.Sign(c, verifier.Target(vec.Target))
 			if err != nil || tok != vec.Token {
 				t.Fatalf("token:\n got %s %v\nwant %s", tok, err, vec.Token)
@@ -243,7 +128,7 @@ func TestVectors(t *testing.T) {
 			} else if vec.Target.RawQuery != "" {
 				opts = append(opts, RawQuery(vec.Target.RawQuery))
 			}
-			opts = append(opts, vec.Claims.Policy.options()...)
+			opts = append(opts, policyOptions(vec.Claims.Policy)...)
 			life := time.Duration(vec.Claims.ExpiresAt-vec.Claims.IssuedAt) * time.Second
 			link, err := s.Sign(base, path, life, opts...)
 			if why := rules.OfflineLink(vec.Claims.Prefix, c.Policy); why != "" {
@@ -305,14 +190,13 @@ func TestOfflineVectors(t *testing.T) {
 			if in.API != "" {
 				opts = append(opts, API(in.API))
 			}
-			opts = append(opts, queryOptions(t, in.Query)...)
+			if in.Query != "" {
+				opts = append(opts, RawQuery(in.Query))
+			}
 			for _, p := range in.QueryPairs {
-				if len(p) != 2 {
-					t.Fatalf("query pair %q", p)
-				}
 				opts = append(opts, QueryPair(p[0], p[1]))
 			}
-			opts = append(opts, in.Policies.options()...)
+			opts = append(opts, policyOptions(in.Policies)...)
 			life := time.Duration(in.ExpiresIn) * time.Second
 
 			got, err := s.SignURL(in.BaseURL, in.Path, life, opts...)

@@ -27,6 +27,15 @@ const confWait = 10 * time.Second
 var confBase = time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
 
 // confNewKey returns a fresh, valid key record (not yet stored).
+// NewKeyID returns the id of a fresh random key value, as keys get theirs.
+func NewKeyID() (string, error) {
+	tok, err := verifier.NewKeyToken(verifier.KeySecret)
+	if err != nil {
+		return "", err
+	}
+	return verifier.KeyIDOf(tok), nil
+}
+
 func confNewKey(t testing.TB, name string, created time.Time) *Key {
 	t.Helper()
 	tok, err := verifier.NewKeyToken(verifier.KeySecret)

@@ -1,8 +1,6 @@
 package keystore
 
 import (
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"strings"
 	"time"
@@ -68,22 +66,9 @@ func (k *Key) Expired(now time.Time) bool {
 	return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)
 }
 
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-// NewKeyID returns a new random key id such as "key_m5qgk3tjmv2xgzlb",
-// the shape of verifier.KeyIDOf. Keys get theirs from their value
-// (KeyIDOf) since offline signing; ids made here are for records that
-// have no value. Ids are public identifiers, not secrets.
-func NewKeyID() (string, error) {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return "key_" + strings.ToLower(idEncoding.EncodeToString(b[:])), nil
-}
-
-// ValidKeyID reports whether id has the shape NewKeyID and
-// verifier.KeyIDOf produce.
+// ValidKeyID reports whether id has the shape of a key id: "key_" and 16
+// characters of a-z 2-7, as verifier.KeyIDOf derives them from key values
+// (and earlier releases drew them at random).
 func ValidKeyID(id string) bool {
 	if len(id) != 20 || !strings.HasPrefix(id, "key_") {
 		return false

@@ -3,7 +3,6 @@ package rules
 import (
 	"encoding/json"
 	"math"
-	"mime"
 	"strconv"
 	"strings"
 
@@ -59,7 +58,7 @@ func Policy(req PolicyRequest, folder bool) (verifier.Policy, error) {
 		if err := verifier.CheckContentType(req.ContentType); err != nil {
 			return p, BadField("content_type", "%v", err)
 		}
-		if activeContentType(req.ContentType) {
+		if verifier.ActiveContentType(req.ContentType) {
 			return p, BadField("content_type", "types a browser runs as a page or a script (HTML, XHTML, SVG, XML, JavaScript) cannot be set by a link")
 		}
 		p.ContentType = req.ContentType
@@ -81,22 +80,6 @@ func Policy(req PolicyRequest, folder bool) (verifier.Policy, error) {
 	return p, nil
 }
 
-// activeContentType reports whether a browser would run a response of
-// type ct as a document or a script.
-func activeContentType(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return true
-	}
-	switch {
-	case strings.Contains(mt, "html"), strings.HasSuffix(mt, "/xml"), strings.HasSuffix(mt, "+xml"),
-		strings.Contains(mt, "javascript"), strings.Contains(mt, "ecmascript"), strings.HasPrefix(mt, "multipart/"),
-		mt == "text/xsl":
-		return true
-	}
-	return false
-}
-
 // OfflineLink checks, on use, what Grant and Policy check when the server
 // issues a link, for a link its key signed offline (the verifier checked
 // the format): prefix is a folder link's ("" for a file link), p its
@@ -109,7 +92,7 @@ func OfflineLink(prefix string, p verifier.Policy) string {
 		return "a folder link cannot set response headers for its files"
 	case p.MaxUses > MaxMaxUses:
 		return "this link's max_uses is over the most a link may have"
-	case p.ContentType != "" && activeContentType(p.ContentType):
+	case p.ContentType != "" && verifier.ActiveContentType(p.ContentType):
 		return "types a browser runs as a page or a script (HTML, XHTML, SVG, XML, JavaScript) cannot be set by a link"
 	}
 	return ""

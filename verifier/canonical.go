@@ -298,8 +298,9 @@ func isUnreserved(c byte) bool {
 	return isBase64URL(c) || c == '.' || c == '~'
 }
 
-// validParam reports whether param is 1–64 unreserved URL characters.
-func validParam(param string) bool { return nameOf(param, maxParamLen, isUnreserved) }
+// ValidParam reports whether param can be the signature parameter: 1–64
+// unreserved URL characters (A-Z a-z 0-9 - . _ ~).
+func ValidParam(param string) bool { return nameOf(param, maxParamLen, isUnreserved) }
 
 // QueryToken returns the value of the signature parameter param in
 // rawQuery when it occurs exactly once, else "".

@@ -340,3 +340,23 @@ func decodeClientCIDR(val []byte) (netip.Prefix, bool) {
 	p := netip.PrefixFrom(a, bits)
 	return p, p.Masked() == p
 }
+
+// ActiveContentType reports whether a browser would run a response of type
+// ct as a page or a script (HTML, XHTML, SVG and other XML, XSL,
+// JavaScript, multipart), or cannot read it. Signet refuses such types as
+// a link's content type, whoever signs it (its rules package, the client
+// libraries): a link could otherwise turn any file in its scope into a
+// page on the files' origin.
+func ActiveContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return true
+	}
+	switch {
+	case strings.Contains(mt, "html"), strings.HasSuffix(mt, "/xml"), strings.HasSuffix(mt, "+xml"),
+		strings.Contains(mt, "javascript"), strings.Contains(mt, "ecmascript"), strings.HasPrefix(mt, "multipart/"),
+		mt == "text/xsl":
+		return true
+	}
+	return false
+}

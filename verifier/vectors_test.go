@@ -5,12 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net/url"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/caddy-signet/signet/internal/vectorfile"
 )
 
 // errName maps the error names used in testdata to errors.
@@ -25,81 +25,9 @@ var errNames = map[string]error{
 	"ambiguous_path":     ErrAmbiguousPath,
 }
 
-type vectorFile struct {
-	Comment []string        `json:"comment"`
-	Vectors []vector        `json:"vectors"`
-	Offline []offlineVector `json:"offline"`
-}
-
-// offlineVector is a link signed with an API key (see the file's comment).
-type offlineVector struct {
-	Name      string `json:"name"`
-	APIKey    string `json:"api_key"`
-	KeyID     string `json:"key_id"`
-	SecretHex string `json:"secret_hex"`
-	Inputs    struct {
-		BaseURL    string       `json:"base_url"`
-		Path       string       `json:"path"`
-		Query      string       `json:"query"`
-		QueryPairs [][2]string  `json:"query_pairs"`
-		Folder     bool         `json:"folder"`
-		Now        int64        `json:"now"`
-		ExpiresIn  int64        `json:"expires_in"`
-		URLID      string       `json:"url_id"`
-		Param      string       `json:"param"`
-		API        string       `json:"api"`
-		Policies   vectorPolicy `json:"policies"`
-	} `json:"inputs"`
-	Claims struct {
-		ExpiresAt int64  `json:"expires_at"`
-		IssuedAt  int64  `json:"issued_at"`
-		Prefix    string `json:"prefix"`
-	} `json:"claims"`
-	MACInputHex string        `json:"mac_input_hex"`
-	Token       string        `json:"token"`
-	URL         string        `json:"url"`
-	PathURL     string        `json:"path_url"`
-	Checks      []vectorCheck `json:"checks"`
-}
-
-type vector struct {
-	Name   string `json:"name"`
-	Secret struct {
-		ID     string `json:"id"`
-		KeyHex string `json:"key_hex"`
-	} `json:"secret"`
-	Claims struct {
-		ExpiresAt int64        `json:"expires_at"`
-		IssuedAt  int64        `json:"issued_at"`
-		ID        string       `json:"id"`
-		KeyID     string       `json:"key_id"`
-		Prefix    string       `json:"prefix"`
-		Policy    vectorPolicy `json:"policy"`
-	} `json:"claims"`
-	Target struct {
-		Host     string `json:"host"`
-		Method   string `json:"method"`
-		Path     string `json:"path"`
-		RawPath  string `json:"raw_path"`
-		RawQuery string `json:"raw_query"`
-	} `json:"target"`
-	CanonicalQuery string        `json:"canonical_query"`
-	MACInputHex    string        `json:"mac_input_hex"`
-	Token          string        `json:"token"`
-	Checks         []vectorCheck `json:"checks"`
-}
-
-// vectorPolicy is a Policy as the vectors spell it: every field omitted or
-// zero when unset, the client CIDR in its canonical text form.
-type vectorPolicy struct {
-	DownloadName string `json:"download_name"`
-	Inline       bool   `json:"inline"`
-	ContentType  string `json:"content_type"`
-	MaxUses      uint32 `json:"max_uses"`
-	ClientCIDR   string `json:"client_cidr"`
-}
-
-func (vp vectorPolicy) policy(tb testing.TB) Policy {
+// vectorPolicy is the Policy a vector spells (the client CIDR must be in
+// its canonical form).
+func vectorPolicy(tb testing.TB, vp vectorfile.Policy) Policy {
 	tb.Helper()
 	p := Policy{DownloadName: vp.DownloadName, Inline: vp.Inline, ContentType: vp.ContentType, MaxUses: vp.MaxUses}
 	if vp.ClientCIDR != "" {
@@ -111,23 +39,10 @@ func (vp vectorPolicy) policy(tb testing.TB) Policy {
 	return p
 }
 
-type vectorCheck struct {
-	Method      string `json:"method"`
-	Host        string `json:"host"`
-	RequestURI  string `json:"request_uri"`
-	Now         int64  `json:"now"`
-	SkewSeconds int64  `json:"skew_seconds"`
-	Error       string `json:"error"`
-}
-
-func readVectors(t *testing.T) vectorFile {
+func readVectors(t *testing.T) vectorfile.File {
 	t.Helper()
-	data, err := os.ReadFile("testdata/signed-url-vectors.json")
+	f, err := vectorfile.Read("testdata/signed-url-vectors.json")
 	if err != nil {
-		t.Fatal(err)
-	}
-	var f vectorFile
-	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -156,7 +71,7 @@ func TestOfflineVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := Claims{IssuedAt: in.Now, ExpiresAt: in.Now + in.ExpiresIn, ID: id, Prefix: vec.Claims.Prefix, Policy: in.Policies.policy(t)}
+			c := Claims{IssuedAt: in.Now, ExpiresAt: in.Now + in.ExpiresIn, ID: id, Prefix: vec.Claims.Prefix, Policy: vectorPolicy(t, in.Policies)}
 			if c.IssuedAt != vec.Claims.IssuedAt || c.ExpiresAt != vec.Claims.ExpiresAt {
 				t.Fatalf("claims times %d-%d, want %d-%d", c.IssuedAt, c.ExpiresAt, vec.Claims.IssuedAt, vec.Claims.ExpiresAt)
 			}
@@ -196,23 +111,15 @@ func TestOfflineVectors(t *testing.T) {
 			// the key's id that must never be used for it.
 			want := c
 			want.KeyID, want.SecretID, want.SignedExpiresAt, want.Offline = k.KeyID(), k.KeyID(), c.ExpiresAt, k
-			for i, chk := range vec.Checks {
-				v := mustVerifierOpts(t, in.Param, time.Duration(chk.SkewSeconds)*time.Second, []Option{WithOfflineKeys(func(id KeyRef) *OfflineKey {
-					if id.String() == k.KeyID() {
-						return k
-					}
-					return nil
-				})}, testSecret(k.KeyID(), 9))
-				got, err := v.Verify(reqTarget(t, chk.Method, chk.Host, chk.RequestURI), time.Unix(chk.Now, 0))
-				wantErr := errNames[chk.Error]
-				if !errors.Is(err, wantErr) || (wantErr == nil) != (err == nil) {
-					t.Errorf("check %d (%s): err = %v, want %v", i, chk.RequestURI, err, wantErr)
-					continue
+			offline := []Option{WithOfflineKeys(func(id KeyRef) *OfflineKey {
+				if id.String() == k.KeyID() {
+					return k
 				}
-				if err == nil && got != want {
-					t.Errorf("check %d: claims %+v, want %+v", i, got, want)
-				}
-			}
+				return nil
+			})}
+			runChecks(t, vec.Checks, want, func(skew time.Duration) *Verifier {
+				return mustVerifierOpts(t, in.Param, skew, offline, testSecret(k.KeyID(), 9))
+			})
 		})
 	}
 }
@@ -238,7 +145,7 @@ func TestSignedURLVectors(t *testing.T) {
 			}
 			c := Claims{
 				ExpiresAt: vec.Claims.ExpiresAt, IssuedAt: vec.Claims.IssuedAt, ID: id,
-				KeyID: vec.Claims.KeyID, Prefix: vec.Claims.Prefix, Policy: vec.Claims.Policy.policy(t),
+				KeyID: vec.Claims.KeyID, Prefix: vec.Claims.Prefix, Policy: vectorPolicy(t, vec.Claims.Policy),
 			}
 			tg := Target(vec.Target)
 			tok, err := Sign(s, c, tg)
@@ -273,22 +180,31 @@ func TestSignedURLVectors(t *testing.T) {
 				t.Error("tag is not HMAC-SHA256(key, MAC input)")
 			}
 
-			for i, chk := range vec.Checks {
-				v := mustVerifier(t, "", time.Duration(chk.SkewSeconds)*time.Second, s)
-				got, err := v.Verify(reqTarget(t, chk.Method, chk.Host, chk.RequestURI), time.Unix(chk.Now, 0))
-				want, ok := errNames[chk.Error]
-				if !ok {
-					t.Fatalf("check %d: unknown error name %q", i, chk.Error)
-				}
-				if !errors.Is(err, want) || (want == nil) != (err == nil) {
-					t.Errorf("check %d (%s %s %s): err = %v, want %v", i, chk.Method, chk.Host, chk.RequestURI, err, want)
-					continue
-				}
-				wantClaims := verified(c, s)
-				if err == nil && got != wantClaims {
-					t.Errorf("check %d: claims %+v, want %+v", i, got, wantClaims)
-				}
-			}
+			runChecks(t, vec.Checks, verified(c, s), func(skew time.Duration) *Verifier {
+				return mustVerifier(t, "", skew, s)
+			})
 		})
+	}
+}
+
+// runChecks verifies each check's request with the verifier newV makes for
+// its skew, at its time: the error it names, and the claims want on
+// success.
+func runChecks(t *testing.T, checks []vectorfile.Check, want Claims, newV func(skew time.Duration) *Verifier) {
+	t.Helper()
+	for i, chk := range checks {
+		wantErr, ok := errNames[chk.Error]
+		if !ok {
+			t.Fatalf("check %d: unknown error name %q", i, chk.Error)
+		}
+		v := newV(time.Duration(chk.SkewSeconds) * time.Second)
+		got, err := v.Verify(reqTarget(t, chk.Method, chk.Host, chk.RequestURI), time.Unix(chk.Now, 0))
+		if !errors.Is(err, wantErr) || (wantErr == nil) != (err == nil) {
+			t.Errorf("check %d (%s %s %s): err = %v, want %v", i, chk.Method, chk.Host, chk.RequestURI, err, wantErr)
+			continue
+		}
+		if err == nil && got != want {
+			t.Errorf("check %d: claims %+v, want %+v", i, got, want)
+		}
 	}
 }

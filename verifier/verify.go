@@ -50,7 +50,7 @@ func NewVerifier(ring []Secret, param string, skew time.Duration, opts ...Option
 	if param == "" {
 		param = DefaultParam
 	}
-	if !validParam(param) {
+	if !ValidParam(param) {
 		return nil, fmt.Errorf("invalid signature parameter name %q", param)
 	}
 	if skew < 0 {

@@ -28,89 +28,28 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/caddy-signet/signet/internal/vectorfile"
 	"github.com/caddy-signet/signet/verifier"
 )
 
+// file is the vectors file as this command rewrites it: the vectors
+// already there kept as they are.
 type file struct {
-	Comment []string          `json:"comment"`
-	Vectors []json.RawMessage `json:"vectors"`
-	Offline []offline         `json:"offline"`
+	Comment []string             `json:"comment"`
+	Vectors []json.RawMessage    `json:"vectors"`
+	Offline []vectorfile.Offline `json:"offline"`
 }
 
-type policy struct {
-	DownloadName string `json:"download_name"`
-	Inline       bool   `json:"inline"`
-	ContentType  string `json:"content_type"`
-	MaxUses      uint32 `json:"max_uses"`
-	ClientCIDR   string `json:"client_cidr"`
-}
+type (
+	policy  = vectorfile.Policy
+	vector  = vectorfile.Vector
+	check   = vectorfile.Check
+	offline = vectorfile.Offline
+)
 
-type vector struct {
-	Name   string `json:"name"`
-	Secret struct {
-		ID     string `json:"id"`
-		KeyHex string `json:"key_hex"`
-	} `json:"secret"`
-	Claims struct {
-		ExpiresAt int64  `json:"expires_at"`
-		IssuedAt  int64  `json:"issued_at"`
-		ID        string `json:"id"`
-		KeyID     string `json:"key_id"`
-		Prefix    string `json:"prefix"`
-		Policy    policy `json:"policy"`
-	} `json:"claims"`
-	Target struct {
-		Host     string `json:"host"`
-		Method   string `json:"method"`
-		Path     string `json:"path"`
-		RawPath  string `json:"raw_path"`
-		RawQuery string `json:"raw_query"`
-	} `json:"target"`
-	CanonicalQuery string  `json:"canonical_query"`
-	MACInputHex    string  `json:"mac_input_hex"`
-	Token          string  `json:"token"`
-	Checks         []check `json:"checks"`
-}
-
-type check struct {
-	Method      string `json:"method"`
-	Host        string `json:"host"`
-	RequestURI  string `json:"request_uri"`
-	Now         int64  `json:"now"`
-	SkewSeconds int64  `json:"skew_seconds"`
-	Error       string `json:"error"`
-}
-
-// offline is a link signed with an API key: the signer's inputs and what
-// it must produce.
-type offline struct {
-	Name      string `json:"name"`
-	APIKey    string `json:"api_key"`
-	KeyID     string `json:"key_id"`
-	SecretHex string `json:"secret_hex"`
-	Inputs    struct {
-		BaseURL    string      `json:"base_url"`
-		Path       string      `json:"path"`
-		Query      string      `json:"query,omitempty"`
-		QueryPairs [][2]string `json:"query_pairs,omitempty"`
-		Folder     bool        `json:"folder"`
-		Now        int64       `json:"now"`
-		ExpiresIn  int64       `json:"expires_in"`
-		URLID      string      `json:"url_id"`
-		Param      string      `json:"param"`
-		API        string      `json:"api"`
-		Policies   policy      `json:"policies"`
-	} `json:"inputs"`
-	Claims struct {
-		ExpiresAt int64  `json:"expires_at"`
-		IssuedAt  int64  `json:"issued_at"`
-		Prefix    string `json:"prefix"`
-	} `json:"claims"`
-	MACInputHex string  `json:"mac_input_hex"`
-	Token       string  `json:"token"`
-	URL         string  `json:"url"`
-	PathURL     string  `json:"path_url,omitempty"`
-	Checks      []check `json:"checks"`
+// chk is a check: a request at a time, and the error expected.
+func chk(method, host, uri string, now, skew int64, err string) check {
+	return check{Method: method, Host: host, RequestURI: uri, Now: now, SkewSeconds: skew, Error: err}
 }
 
 const t0 = 1767261600 // 2026-01-01T10:00:00Z
@@ -435,17 +374,17 @@ func fileVectors() []vector {
 			base += "?" + v.Target.RawQuery
 		}
 		v.Checks = append(v.Checks,
-			check{"GET", c.host, withTok(base, tok), t0, 0, ""},
-			check{"HEAD", c.host, withTok(base, tok), t0 + 3599, 0, ""},
-			check{"GET", c.host, withTok(base, tok), t0 + 3600, 0, "expired"},
-			check{"GET", c.host, withTok(base, flip(tok)), t0, 0, "bad_signature"},
-			check{"GET", "other.example.com", withTok(base, tok), t0, 0, "bad_signature"},
+			chk("GET", c.host, withTok(base, tok), t0, 0, ""),
+			chk("HEAD", c.host, withTok(base, tok), t0+3599, 0, ""),
+			chk("GET", c.host, withTok(base, tok), t0+3600, 0, "expired"),
+			chk("GET", c.host, withTok(base, flip(tok)), t0, 0, "bad_signature"),
+			chk("GET", "other.example.com", withTok(base, tok), t0, 0, "bad_signature"),
 		)
 		for _, a := range c.alt {
-			v.Checks = append(v.Checks, check{"GET", c.host, withTok(a, tok), t0 + 60, 0, ""})
+			v.Checks = append(v.Checks, chk("GET", c.host, withTok(a, tok), t0+60, 0, ""))
 		}
 		for _, b := range c.bad {
-			v.Checks = append(v.Checks, check{"GET", c.host, withTok(b[0], tok), t0 + 60, 0, b[1]})
+			v.Checks = append(v.Checks, chk("GET", c.host, withTok(b[0], tok), t0+60, 0, b[1]))
 		}
 		out = append(out, v)
 	}
@@ -550,9 +489,9 @@ func offlineVectors() []offline {
 			o.PathURL = c.base + in.API + "/t/" + tok + escapePath(prefix)
 		}
 		o.Checks = append(o.Checks,
-			check{"GET", host, uri, in.Now, 0, ""},
-			check{"GET", host, strings.Replace(uri, tok, flip(tok), 1), in.Now, 0, "bad_signature"},
-			check{"GET", host, uri, in.Now + c.expiresIn, 0, "expired"},
+			chk("GET", host, uri, in.Now, 0, ""),
+			chk("GET", host, strings.Replace(uri, tok, flip(tok), 1), in.Now, 0, "bad_signature"),
+			chk("GET", host, uri, in.Now+c.expiresIn, 0, "expired"),
 		)
 		for _, a := range c.alt {
 			switch {
@@ -563,7 +502,7 @@ func offlineVectors() []offline {
 			default:
 				a += "?" + in.Param + "=" + tok
 			}
-			o.Checks = append(o.Checks, check{"GET", host, a, in.Now + 1, 0, ""})
+			o.Checks = append(o.Checks, chk("GET", host, a, in.Now+1, 0, ""))
 		}
 		out = append(out, o)
 	}

@@ -244,7 +244,7 @@ export function checkContentType(s) {
 }
 
 /**
- * activeContentType is Signet's rule (rules/policy.go): a type a browser
+ * activeContentType is Signet's rule (verifier.ActiveContentType): a type a browser
  * runs as a page or a script, which a link may not set.
  */
 export function activeContentType(ct) {
