@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-signet/signet/keystore"
+	"github.com/caddy-signet/signet/rules"
 )
 
 func TestContentDisposition(t *testing.T) {
@@ -108,5 +109,19 @@ func TestStoreInvalidIsBadRequest(t *testing.T) {
 	e := toAPIError(fmt.Errorf("%w: link x: already expired", keystore.ErrInvalid), "not found")
 	if e.status != http.StatusBadRequest || e.code != codeBadRequest {
 		t.Errorf("ErrInvalid → %d %s", e.status, e.code)
+	}
+}
+
+// TestLedgerWriteUnavailable: a link the ledger cannot record is not
+// handed out: 503 with Retry-After, like every store failure.
+func TestLedgerWriteUnavailable(t *testing.T) {
+	s := newTestSite(t, nil, nil)
+	_, token := s.key(t, rules.NewKeyRequest{Scopes: []string{"/r/"}, Permissions: "sign"})
+	_ = s.st.backend.store.Close() // the store stops answering; the view is not stale yet
+	r := httptest.NewRequest("POST", "http://files.example.com/_signet/v1/files/r/q1.pdf/signed-url", strings.NewReader(`{"expires_in": 60}`))
+	r.Header.Set("Authorization", "Bearer "+token)
+	w := s.serveWith(t, r, &origin{})
+	if w.Code != http.StatusServiceUnavailable || errorCode(w) != "store_unavailable" || w.Header().Get("Retry-After") != "5" {
+		t.Fatalf("signing with the ledger down: %d %s, Retry-After %q", w.Code, w.Body, w.Header().Get("Retry-After"))
 	}
 }

@@ -450,3 +450,11 @@ describe('signToken (explicit secret and claims)', () => {
     assert.equal(signToken(secret, claims, target), signToken(secret, claims, { ...target, method: 'HEAD' }));
   });
 });
+
+test('no link id starts with a dash (one random id in 64 would; they are drawn again)', () => {
+  const signer = new Signer(key);
+  for (let i = 0; i < 3000; i++) {
+    const link = signer.signLink({ ...base, key: undefined });
+    assert.notEqual(link.id[0], '-', link.id);
+  }
+});

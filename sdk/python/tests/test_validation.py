@@ -490,3 +490,13 @@ class TestLowLevel(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestLinkIDs(unittest.TestCase):
+    def test_no_id_starts_with_a_dash(self) -> None:
+        # One random id in 64 would; they are drawn again, so that no id
+        # reads as a flag on a command line.
+        signer = Signer(KEY)
+        for _ in range(3000):
+            link = signer.sign_link(BASE, "/r.pdf", 60)
+            self.assertNotEqual(link.id[0], "-", link.id)
